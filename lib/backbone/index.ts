@@ -1,0 +1,24 @@
+/** Backbones: load any supported network, list its layers, cut it, run it (see README.md). */
+export * from "./types";
+export * from "./preprocess";
+export { getTf, tfModule, tfBackendName, TFJS_BACKENDS, type Tf, type TfjsBackendName } from "./tf";
+export { loadBackbone, listLayers, truncateAt, loadLayersModel, describeLayers, backboneSettings, DEFAULT_RUNTIME, type LoadBackboneOptions } from "./load";
+export type { BackboneMeta } from "./tfjs-backbone";
+export { resolveModel, knownModelNames, type ResolveOptions, type ResolvedModel } from "./resolve";
+export type { BackboneDefaults } from "./source";
+export { NSFWJS_MODELS, type NsfwjsModelName } from "./nsfwjs";
+export { ZOO, ZOO_MODELS, zooCacheDir, zooModelDir, downloadZooModel, type ZooEntry, type ZooModelName } from "./zoo";
+export {
+  KERAS_MODELS,
+  KERAS_INFO,
+  KERAS_ARCHITECTURES,
+  TOP_LAYERS,
+  kerasCacheDir,
+  buildArchitecture,
+  readKerasH5,
+  detectArchitecture,
+  type KerasModelName,
+  type KerasArchitecture,
+  type KerasLoadOptions,
+  type ArchitectureOptions,
+} from "./keras";

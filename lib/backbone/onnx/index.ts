@@ -1,0 +1,187 @@
+/**
+ * Backbones run by ONNX Runtime (onnxruntime-node, CPU): the truncated tfjs model is exported to ONNX
+ * once (cached on disk), then every batch runs in native code, 10x or more faster than tfjs-wasm.
+ *
+ * Threads: one intra-op thread by default. On an idle 2-core machine 2 threads speed up batches (about 2x
+ * at batch 16), but this machine is shared, and with the other core busy 2 threads ran 1.3-2.2x slower
+ * than 1 (threads spin-wait for each other). One thread is never much worse and never collapses; ask for
+ * more with `threads` when the cores are yours (see bench/extract.ts for both measured side by side).
+ */
+import * as fs from "node:fs";
+import type * as tf from "@tensorflow/tfjs";
+import type * as Ort from "onnxruntime-node";
+import { CbirError, invalidOption } from "../../errors";
+import { reporterOf, type Reporter } from "../../report";
+import type { Backbone, PreprocessMode, ResizeMode } from "../types";
+import { onnxCacheFile, writeFileAtomic } from "./cache";
+import { exportLayersModel, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "./export";
+import { openInProcess, openInWorker, type OrtRunner } from "./session";
+
+export { exportLayersModel, EXPORTER_VERSION, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "./export";
+export { EXPORTABLE_LAYERS, type ExportableLayer } from "./layers";
+export { BatchTuner, type BatchTunerOptions } from "./batch";
+export { onnxCacheFile, onnxCacheKey, cbirCacheDir, type OnnxCacheKeyParts } from "./cache";
+
+/** Intra-op threads when none are asked for (see the header for why one). */
+export const DEFAULT_ONNX_THREADS = 1;
+
+export interface OnnxBackboneMeta {
+  id: string;
+  layer: string;
+  inputSize: [number, number];
+  preprocessing: PreprocessMode;
+  resize: ResizeMode;
+  outputShape: number[];
+  weightsHash: string;
+}
+
+export interface OnnxBackboneOptions {
+  /** Intra-op threads (default 1). */
+  threads?: number;
+  /** Cache root (default `$CBIR_CACHE_DIR` or `~/.cache/cbir`); the model goes to `<cacheDir>/onnx/<key>.onnx`. */
+  cacheDir?: string;
+  /**
+   * Let idle intra-op threads spin-wait for work (default false). Spinning gains a little on cores nobody
+   * else uses and loses badly on shared ones (2 threads: 62 instead of 160 images/s with the machine busy).
+   */
+  spinWait?: boolean;
+  /**
+   * Run the session in a worker thread (default true), so that inference does not freeze the event loop
+   * (see session.ts); false runs it on the calling thread, which saves a copy of each batch.
+   */
+  inWorker?: boolean;
+}
+
+export interface OnnxBackbone extends Backbone {
+  readonly runtime: "onnx";
+  readonly threads: number;
+  /** The cached .onnx file, or undefined when it could not be written (the model then lives in memory only). */
+  readonly onnxFile?: string;
+  /** True when the session came from an existing cached file (no export this time). */
+  readonly fromCache: boolean;
+  /** True when the session runs in a worker thread. */
+  readonly inWorker: boolean;
+}
+
+let ortModule: typeof Ort | undefined;
+
+/** onnxruntime-node, loaded on first use; a missing native runtime is reported so callers fall back to tfjs. */
+function loadOrt(): typeof Ort {
+  if (ortModule) return ortModule;
+  try {
+    ortModule = require("onnxruntime-node") as typeof Ort;
+    return ortModule;
+  } catch (e) {
+    // E_UNSUPPORTED_LAYER is the code loadBackbone answers with a fallback to tfjs.
+    throw new CbirError("E_UNSUPPORTED_LAYER", `ONNX Runtime cannot be loaded (${String((e as Error).message).split("\n")[0]}).`, {
+      fix: "reinstall onnxruntime-node (npm ci), or use the tfjs runtime.",
+      cause: e,
+    });
+  }
+}
+
+function sessionOptions(threads: number, spinWait: boolean): Ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    extra: { session: { intra_op: { allow_spinning: spinWait ? "1" : "0" } } },
+  };
+}
+
+function checkMeta(model: tf.LayersModel, meta: OnnxBackboneMeta): void {
+  const shape = model.inputs[0]?.shape;
+  const [h, w] = meta.inputSize;
+  if (shape && shape.length === 4 && ((shape[1] !== null && shape[1] !== h) || (shape[2] !== null && shape[2] !== w)))
+    throw invalidOption("meta.inputSize", `the model's input size ${shape[1]}x${shape[2]}`, `${h}x${w}`);
+}
+
+/** Exports (or reuses the cached export of) a truncated layers model and opens an ONNX Runtime session on it. */
+export async function createOnnxBackbone(
+  model: tf.LayersModel,
+  meta: OnnxBackboneMeta,
+  reporter?: Reporter,
+  opts: OnnxBackboneOptions = {},
+): Promise<OnnxBackbone> {
+  const rep = reporterOf(reporter);
+  const threads = opts.threads ?? DEFAULT_ONNX_THREADS;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw invalidOption("threads", "integer from 1 to 256", threads);
+  checkMeta(model, meta);
+  const ort = loadOrt();
+  const options = sessionOptions(threads, opts.spinWait ?? false);
+  // Without a weights hash two different weight sets would share a cache entry: export afresh instead.
+  const cacheable = Boolean(meta.weightsHash) && meta.weightsHash !== "none";
+  const file = cacheable ? onnxCacheFile(meta, opts.cacheDir) : undefined;
+
+  const open = (source: string | Uint8Array): Promise<OrtRunner> => {
+    const spec = { model: source, options, inputName: ONNX_INPUT_NAME, outputName: ONNX_OUTPUT_NAME };
+    return opts.inWorker === false ? openInProcess(ort, spec) : openInWorker(spec);
+  };
+
+  let runner: OrtRunner | undefined;
+  let fromCache = false;
+  let onnxFile = file;
+  if (file && fs.existsSync(file)) {
+    try {
+      runner = await open(file);
+      fromCache = true;
+      rep.log(`onnx: reusing ${file}`);
+    } catch (e) {
+      rep.warn(`cached ONNX model ${file} could not be loaded (${String((e as Error).message).split("\n")[0]}); exporting it again.`, file);
+      fs.rmSync(file, { force: true });
+    }
+  }
+  if (!runner) {
+    const exported: OnnxExport = exportLayersModel(model, { graphName: `${meta.id}:${meta.layer}`, inputSize: meta.inputSize });
+    rep.log(
+      `onnx: exported ${meta.id} cut at ${meta.layer}: ${exported.layerCount} layers, ${exported.nodeCount} nodes, ` +
+        `${exported.foldedBatchNorms} batch norms folded, ${(exported.bytes.byteLength / 1e6).toFixed(1)} MB`,
+    );
+    if (file) {
+      try {
+        writeFileAtomic(file, exported.bytes);
+      } catch (e) {
+        onnxFile = undefined;
+        rep.warn(`cannot cache the ONNX model at ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); it is kept in memory only.`, file);
+      }
+    }
+    runner = await open(onnxFile ?? exported.bytes);
+  }
+  return wrapRunner(runner, meta, threads, onnxFile, fromCache);
+}
+
+function wrapRunner(runner: OrtRunner, meta: OnnxBackboneMeta, threads: number, onnxFile: string | undefined, fromCache: boolean): OnnxBackbone {
+  const [h, w] = meta.inputSize;
+  const perImage = meta.outputShape.reduce((a, b) => a * b, 1);
+  let disposed = false;
+  return {
+    id: meta.id,
+    layer: meta.layer,
+    inputSize: [h, w],
+    preprocessing: meta.preprocessing,
+    resize: meta.resize,
+    outputShape: [...meta.outputShape],
+    weightsHash: meta.weightsHash,
+    runtime: "onnx",
+    threads,
+    onnxFile,
+    fromCache,
+    inWorker: runner.inWorker,
+    async infer(batch: Float32Array, n: number): Promise<Float32Array> {
+      if (disposed) throw new Error(`backbone ${meta.id} was disposed`);
+      if (!Number.isInteger(n) || n < 1) throw invalidOption("n", "positive integer", n);
+      if (!(batch instanceof Float32Array) || batch.length !== n * h * w * 3)
+        throw invalidOption("batch", `Float32Array of ${n} x ${h} x ${w} x 3 = ${n * h * w * 3} values`, batch?.length ?? batch);
+      const data = await runner.run(batch, [n, h, w, 3]);
+      if (data.length !== n * perImage)
+        throw new Error(`ONNX output of ${meta.id} has ${data.length} values, expected ${n} x ${meta.outputShape.join("x")}`);
+      return data;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      runner.release().catch(() => undefined);
+    },
+  };
+}

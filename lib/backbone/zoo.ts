@@ -1,0 +1,116 @@
+/**
+ * Model zoo: names of published TensorFlow.js layers models. A name resolves to the URL where the model is
+ * published; it is downloaded once into a cache folder and loaded from there afterwards.
+ *
+ * Cache: `$CBIR_CACHE_DIR` when set, else `~/.cache/cbir/models`; layout `<cache>/<name>/model.json` plus
+ * its weight files. A download goes to a temporary folder beside it, renamed into place only when every
+ * file is complete, so an interrupted download never leaves a half model behind.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CbirError } from "../errors";
+import { reporterOf, type Reporter } from "../report";
+import type { BackboneDefaults, ModelSource } from "./source";
+import { fetchBytes, fileSource, parseModelJson } from "./tfjs-file";
+import { parseManifest } from "./weights";
+
+export interface ZooEntry {
+  url: string;
+  defaults: BackboneDefaults;
+  /** One line for listings. */
+  description: string;
+}
+
+const MOBILENET_V1 = (alpha: string): ZooEntry => ({
+  url: `https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_${alpha}_224/model.json`,
+  defaults: { layer: "conv_pw_13_relu", inputSize: [224, 224], preprocessing: "tf", resize: "bilinear" },
+  description: `Keras MobileNet v1, width ${alpha}, ImageNet weights (Apache-2.0, TensorFlow.js models collection)`,
+});
+
+export const ZOO_MODELS = ["mobilenet_v1_0.75_224", "mobilenet_v1_1.0_224", "mobilenet_v1_0.50_224", "mobilenet_v1_0.25_224"] as const;
+export type ZooModelName = (typeof ZOO_MODELS)[number];
+
+export const ZOO: Readonly<Record<ZooModelName, ZooEntry>> = Object.freeze({
+  "mobilenet_v1_0.75_224": MOBILENET_V1("0.75"),
+  "mobilenet_v1_1.0_224": MOBILENET_V1("1.0"),
+  "mobilenet_v1_0.50_224": MOBILENET_V1("0.50"),
+  "mobilenet_v1_0.25_224": MOBILENET_V1("0.25"),
+});
+
+export function isZooName(name: string): name is ZooModelName {
+  return (ZOO_MODELS as readonly string[]).includes(name.startsWith("zoo/") ? name.slice(4) : name);
+}
+
+/** `$CBIR_CACHE_DIR`, else `~/.cache/cbir/models`. */
+export function zooCacheDir(): string {
+  const env = process.env.CBIR_CACHE_DIR;
+  return env ? path.resolve(env) : path.join(os.homedir(), ".cache", "cbir", "models");
+}
+
+/** Where a zoo model lives once downloaded. */
+export function zooModelDir(name: ZooModelName): string {
+  return path.join(zooCacheDir(), name);
+}
+
+/** Downloads model.json and every weight file into a temporary folder, then renames it into place. */
+export async function downloadZooModel(name: ZooModelName, reporter?: Reporter): Promise<string> {
+  const rep = reporterOf(reporter);
+  const entry = ZOO[name];
+  const dest = zooModelDir(name);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(path.dirname(dest), `.${name}.download-`));
+  try {
+    rep.info(`downloading ${name} from ${entry.url} into ${dest}`);
+    const jsonBytes = await fetchBytes(entry.url);
+    const json = parseModelJson(Buffer.from(jsonBytes).toString("utf8"), entry.url);
+    const shards = parseManifest(json.weightsManifest, entry.url).flatMap((g) => g.paths);
+    for (let i = 0; i < shards.length; i++) {
+      const bytes = await fetchBytes(new URL(shards[i], entry.url).toString());
+      const target = path.join(tmp, shards[i]);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, bytes);
+      rep.progress("download", i + 1, shards.length, shards[i]);
+    }
+    fs.writeFileSync(path.join(tmp, "model.json"), jsonBytes); // last: its presence marks a complete folder
+    try {
+      fs.renameSync(tmp, dest);
+    } catch (e) {
+      // another process finished first: keep its copy
+      if (!fs.existsSync(path.join(dest, "model.json"))) throw e;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    return dest;
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export interface ZooOptions {
+  reporter?: Reporter;
+  /** Refuse to download (E_NETWORK) when the model is not cached. */
+  offline?: boolean;
+}
+
+/** The cached model, downloaded first when needed. */
+export async function zooSource(name: string, options: ZooOptions = {}): Promise<ModelSource> {
+  const key = (name.startsWith("zoo/") ? name.slice(4) : name) as ZooModelName;
+  const entry = ZOO[key];
+  let dir = zooModelDir(key);
+  if (!fs.existsSync(path.join(dir, "model.json"))) {
+    if (options.offline)
+      throw new CbirError("E_NETWORK", `${key} is not in the model cache and downloads are disabled.`, {
+        file: dir,
+        fix: `copy the model (model.json and its weight files) into ${dir}, or allow the download.`,
+      });
+    dir = await downloadZooModel(key, options.reporter);
+  }
+  try {
+    return fileSource(dir, entry.defaults, `zoo:${key}`);
+  } catch (e) {
+    if (e instanceof CbirError && e.code === "E_MODEL_FILE")
+      throw new CbirError(e.code, `${e.message.replace(/ Fix: .*$/, "")}`, { file: e.file, fix: `delete ${dir} to download ${key} again.` });
+    throw e;
+  }
+}

@@ -1,0 +1,25 @@
+/** `cbir demo [folder]`: the main job on a folder (default: the bundled sample database). */
+import type { Command } from "commander";
+import { runDemo } from "../pipeline/demo";
+import { addPipelineOptions, configFromOptions } from "./options";
+import { cliReporter, EXIT } from "./output";
+import { setExitCode } from "./main";
+
+export function registerDemo(program: Command): void {
+  addPipelineOptions(
+    program
+      .command("demo")
+      .argument("[folder]", "database folder", "data/sample")
+      .description("index a folder, write the top-k recommendation figure of every image, a t-SNE map and report.json")
+      .option("--no-tsne", "skip the t-SNE map"),
+  ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
+    const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
+    const config = { ...configFromOptions(opts), tsne: opts.tsne !== false };
+    const { report } = await runDemo(folder, config, reporter);
+    reporter.finish();
+    if (report.skipped.length) {
+      process.stderr.write(`${report.skipped.length} file(s) skipped:\n${report.skipped.map((s) => `  ${s.path}: ${s.reason}`).join("\n")}\n`);
+      if (opts.strict) setExitCode(cmd, EXIT.skipped);
+    }
+  });
+}

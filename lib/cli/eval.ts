@@ -1,0 +1,56 @@
+/** `cbir eval <folder>`: P@k, recall@k and mAP of one pipeline on a labelled folder (leave-one-out or external queries). */
+import * as path from "node:path";
+import type { Command } from "commander";
+import type { PipelineConfig } from "../config";
+import { invalidOption } from "../errors";
+import { evaluateFolder } from "../evaluate/folder";
+import { formatEvaluation, formatPerClass } from "../evaluate/evaluate";
+import { writeFileAtomic } from "../fsutil";
+import { addPipelineOptions, configFromOptions } from "./options";
+import { cliReporter, EXIT } from "./output";
+import { setExitCode } from "./main";
+
+function cutoffs(k: number, at: unknown): number[] {
+  const list = typeof at === "string" && at.trim() ? at.split(",").map((s) => Number(s.trim())) : [1, k, 10];
+  if (list.some((x) => !Number.isInteger(x) || x < 1)) throw invalidOption("at", "comma-separated positive integers", at);
+  return [...new Set(list)].sort((a, b) => a - b);
+}
+
+export function register(program: Command): void {
+  addPipelineOptions(
+    program
+      .command("eval")
+      .argument("<folder>", "labelled database folder (labels from labels.csv, sub-folders or the file-name prefix)")
+      .description("measure retrieval quality: P@k, recall@k and mAP, per class and overall, with the settings used")
+      .option("--queries <folder>", "external query images with known labels (default: leave-one-out on the database)")
+      .option("--at <list>", "P@k cut-offs, comma-separated (default: 1,<k>,10)")
+      .option("--qe <n>", "average query expansion over the top n hits (0 = off)", "0")
+      .option("--json <file>", "also write the evaluation and settings as JSON"),
+  ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
+    const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
+    const config = configFromOptions(opts);
+    const res = await evaluateFolder(folder, config, {
+      k: cutoffs(config.k, opts.at),
+      metric: opts.metric as PipelineConfig["metric"],
+      queries: typeof opts.queries === "string" ? opts.queries : undefined,
+      queryExpansion: Number(opts.qe),
+      reporter,
+    });
+    reporter.finish();
+    const s = res.settings;
+    process.stdout.write(
+      `settings: ${s.images} images, ${s.model} (${s.backbone}) @ ${s.layer}, ${s.pooling} -> ${s.dim} values, post ${s.post}, ${s.metric}` +
+        `${s.queryExpansion ? `, query expansion ${s.queryExpansion}` : ""}, ${s.mode}\n`,
+    );
+    process.stdout.write(`${formatEvaluation(res.evaluation)}\n`);
+    for (const line of formatPerClass(res.evaluation)) process.stdout.write(`  ${line}\n`);
+    if (typeof opts.json === "string") {
+      await writeFileAtomic(path.resolve(opts.json), JSON.stringify({ settings: s, evaluation: res.evaluation, skipped: res.skipped }, null, 2) + "\n");
+      process.stdout.write(`wrote ${path.resolve(opts.json)}\n`);
+    }
+    if (res.skipped.length) {
+      process.stderr.write(`${res.skipped.length} file(s) skipped:\n${res.skipped.map((x) => `  ${x.path}: ${x.reason}`).join("\n")}\n`);
+      if (opts.strict) setExitCode(cmd, EXIT.skipped);
+    }
+  });
+}

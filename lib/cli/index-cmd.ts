@@ -1,0 +1,38 @@
+/** `cbir index <folder>`: build or update the persistent index of a folder (only new and changed images are extracted). */
+import type { Command } from "commander";
+import { indexFolder } from "../store/folder";
+import { addPipelineOptions, configFromOptions } from "./options";
+import { cliReporter, EXIT } from "./output";
+import { setExitCode } from "./main";
+
+export function register(program: Command): void {
+  addPipelineOptions(
+    program
+      .command("index")
+      .argument("<folder>", "database folder of images")
+      .description("build or update the index of a folder: vectors + manifest, resumable, only new or changed images are extracted")
+      .option("--index <dir>", "index folder (default: <folder>/.cbir-index)")
+      .option("--rebuild", "discard an index made with other settings instead of refusing it")
+      .option("--commit-every <n>", "images extracted per committed batch (a killed run resumes from the last one)", "64"),
+  ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
+    const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
+    const res = await indexFolder(folder, configFromOptions(opts), {
+      indexDir: typeof opts.index === "string" ? opts.index : undefined,
+      rebuild: Boolean(opts.rebuild),
+      batchSize: Number(opts.commitEvery),
+      reporter,
+    });
+    reporter.finish();
+    const m = res.index.manifest;
+    const skipped = [...res.scanSkipped, ...res.skipped];
+    process.stdout.write(
+      `${res.dir}: ${m.items.length} vectors of ${m.dim} values (${m.fingerprint.parts.backbone} @ ${m.fingerprint.parts.layer || "-"}, ${m.fingerprint.parts.pooling}` +
+        `${m.post ? `, then ${m.post.steps.join(",")}` : ""}; fingerprint ${(m.post?.fingerprint ?? m.fingerprint).id})\n` +
+        `  ${res.added.length} added, ${res.changed.length} changed, ${res.removed.length} removed, ${res.renamed.length} renamed, ${res.unchanged} unchanged, ${skipped.length} skipped\n`,
+    );
+    if (skipped.length) {
+      process.stderr.write(`${skipped.length} file(s) skipped:\n${skipped.map((s) => `  ${s.path}: ${s.reason}`).join("\n")}\n`);
+      if (opts.strict) setExitCode(cmd, EXIT.skipped);
+    }
+  });
+}

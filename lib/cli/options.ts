@@ -1,0 +1,47 @@
+/**
+ * Options shared by every sub-command that extracts features, parsed into a PipelineConfig.
+ * Values are validated by resolveConfig, so the CLI, notebooks and tests reject the same things.
+ */
+import { type Command, Option } from "commander";
+import { DEFAULT_CONFIG, resolveConfig, VECTOR_METRICS, type PipelineConfig } from "../config";
+import { POOLINGS } from "../reduce/pool";
+import { RUNTIMES } from "../backbone/types";
+import { invalidOption } from "../errors";
+
+export function addPipelineOptions(cmd: Command): Command {
+  return cmd
+    .option("--model <name>", "backbone: bundled name (nsfwjs/inception_v3), zoo name (mobilenet_v1_0.75_224), or a model.json / .h5 path", DEFAULT_CONFIG.model)
+    .option("--layer <name>", "cut layer (default: the backbone's documented default; see `cbir layers <model>`)")
+    .addOption(new Option("--pool <pooling>", "how a layer's output becomes one vector").choices([...POOLINGS]).default(DEFAULT_CONFIG.pooling))
+    .addOption(new Option("--metric <metric>", "similarity score").choices([...VECTOR_METRICS]).default(DEFAULT_CONFIG.metric))
+    .option("-k, --k <n>", "neighbours per query", String(DEFAULT_CONFIG.k))
+    .option("--hist-weight <w>", "weight of the colour histogram fused with the CNN vector (0 = off)", String(DEFAULT_CONFIG.histogramWeight))
+    .option("--no-center", "do not centre vectors on the database mean")
+    .addOption(new Option("--runtime <name>", "inference runtime").choices([...RUNTIMES]).default(DEFAULT_CONFIG.runtime))
+    .option("--batch-size <n>", "images per inference batch (0 = automatic)", "0")
+    .option("--out <dir>", "output folder for figures and reports", DEFAULT_CONFIG.outDir)
+    .option("--strict", "exit with code 3 when any file was skipped")
+    .option("-q, --quiet", "print only errors and notices");
+}
+
+function int(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw invalidOption(name, "integer", v);
+  return n;
+}
+
+export function configFromOptions(o: Record<string, unknown>): PipelineConfig {
+  const model = String(o.model);
+  return resolveConfig({
+    model,
+    layer: typeof o.layer === "string" ? o.layer : model === DEFAULT_CONFIG.model ? DEFAULT_CONFIG.layer : "",
+    pooling: o.pool as PipelineConfig["pooling"],
+    metric: o.metric as PipelineConfig["metric"],
+    k: int("k", String(o.k)),
+    histogramWeight: Number(o.histWeight),
+    center: o.center !== false,
+    runtime: o.runtime as PipelineConfig["runtime"],
+    batchSize: int("batch-size", String(o.batchSize)),
+    outDir: String(o.out),
+  });
+}

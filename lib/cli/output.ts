@@ -1,0 +1,71 @@
+/**
+ * How the command line prints what lib/ reports: log lines to stdout, notices to stderr, and a
+ * progress bar on stderr for long loops (redrawn in place on a terminal, a few milestone lines otherwise).
+ */
+import type { ProgressEvent, Reporter } from "../report";
+import { isCbirError } from "../errors";
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, skipped: 3 } as const;
+
+export interface CliReporterOptions {
+  quiet?: boolean;
+  stream?: NodeJS.WriteStream;
+}
+
+export function progressBar(done: number, total: number, width = 30): string {
+  const frac = total > 0 ? Math.min(1, done / total) : 1;
+  const full = Math.round(frac * width);
+  return `[${"#".repeat(full)}${"-".repeat(width - full)}] ${done}/${total}`;
+}
+
+/** Prints a stage's progress at 0%, 25%, 50%, 75% and 100%; a stage whose count goes back starts again. */
+export function printMilestone(state: Map<string, { step: number; done: number }>, ev: ProgressEvent, print: (line: string) => void): void {
+  const prev = state.get(ev.stage);
+  const fresh = !prev || ev.done < prev.done;
+  const step = ev.done >= ev.total ? 4 : Math.floor((ev.done / ev.total) * 4);
+  if (fresh || step > prev.step) print(`${ev.stage} ${progressBar(ev.done, ev.total)}`);
+  state.set(ev.stage, { step: fresh ? step : Math.max(step, prev.step), done: ev.done });
+}
+
+export function cliReporter(options: CliReporterOptions = {}): Reporter & { finish(): void } {
+  const err = options.stream ?? process.stderr;
+  const tty = Boolean(err.isTTY);
+  let open = false; // a bar line is drawn and not yet ended
+  const milestones = new Map<string, { step: number; done: number }>();
+  const endBar = () => {
+    if (open) err.write("\n");
+    open = false;
+  };
+  return {
+    log(line) {
+      endBar();
+      if (!options.quiet) process.stdout.write(`${line}\n`);
+    },
+    notice(n) {
+      endBar();
+      err.write(`${n.level === "warn" ? "warning" : "note"}: ${n.message}\n`);
+    },
+    progress(ev) {
+      if (options.quiet || ev.total < 2) return;
+      if (tty) {
+        err.write(`\r${ev.stage} ${progressBar(ev.done, ev.total)}`);
+        open = ev.done < ev.total;
+        if (!open) err.write("\n");
+        return;
+      }
+      // not a terminal: print 0%, every 25% and 100% once per run of a stage, so logs stay short
+      printMilestone(milestones, ev, (line) => err.write(`${line}\n`));
+    },
+    finish: endBar,
+  };
+}
+
+/** Expected errors become one line and exit 1 (2 for usage); anything else is a bug and keeps its stack. */
+export function reportFailure(e: unknown): number {
+  if (isCbirError(e)) {
+    process.stderr.write(`error: ${e.message}\n`);
+    return e.code === "E_USAGE" || e.code === "E_BAD_OPTION" ? EXIT.usage : EXIT.failure;
+  }
+  process.stderr.write(`internal error (please report): ${(e as Error)?.stack ?? String(e)}\n`);
+  return EXIT.failure;
+}

@@ -1,0 +1,58 @@
+/** `cbir query <index> <image...>`: rank query images against an index and draw their recommendation figures. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Command } from "commander";
+import type { PipelineConfig } from "../config";
+import { defaultIndexDir, queryIndex } from "../store/folder";
+import { MANIFEST_FILE } from "../store/manifest";
+import { addPipelineOptions, configFromOptions } from "./options";
+import { cliReporter, EXIT } from "./output";
+import { setExitCode } from "./main";
+
+/** Pipeline settings the user typed: they must agree with the index's (checked through the fingerprint). */
+function explicitSettings(cmd: Command, opts: Record<string, unknown>): Partial<PipelineConfig> {
+  const full = configFromOptions(opts);
+  const out: Partial<PipelineConfig> = {};
+  const map: [string, keyof PipelineConfig][] = [
+    ["model", "model"],
+    ["layer", "layer"],
+    ["pool", "pooling"],
+    ["histWeight", "histogramWeight"],
+    ["center", "center"],
+    ["runtime", "runtime"],
+    ["batchSize", "batchSize"],
+  ];
+  for (const [opt, key] of map) if (cmd.getOptionValueSource(opt) === "cli") (out as Record<string, unknown>)[key] = full[key];
+  return out;
+}
+
+export function register(program: Command): void {
+  addPipelineOptions(
+    program
+      .command("query")
+      .argument("<index>", "an index folder, or a database folder that has one (<folder>/.cbir-index)")
+      .argument("<image...>", "query images")
+      .description("rank query images against an index (with the settings it was built with) and write their recommendation figures")
+      .option("--qe <n>", "average query expansion over the top n hits (0 = off)", "0")
+      .option("--no-figures", "print the rankings only"),
+  ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
+    const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
+    const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) ? index : defaultIndexDir(index);
+    const k = Number(opts.k);
+    const res = await queryIndex(dir, images, {
+      k,
+      metric: opts.metric as PipelineConfig["metric"],
+      config: explicitSettings(cmd, opts),
+      figuresDir: opts.figures === false ? undefined : path.resolve(String(opts.out), "queries"),
+      queryExpansion: Number(opts.qe),
+      reporter,
+    });
+    reporter.finish();
+    for (const r of res.rankings) {
+      process.stdout.write(`${r.query}${r.queryLabel ? ` (${r.queryLabel})` : ""}:\n`);
+      r.hits.forEach((h, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${h.id}${h.label ? ` [${h.label}]` : ""}  ${r.metric} ${h.score.toFixed(4)}\n`));
+    }
+    for (const f of res.figures) process.stdout.write(`wrote ${f}\n`);
+    if (res.skipped.length && opts.strict) setExitCode(cmd, EXIT.skipped);
+  });
+}

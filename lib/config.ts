@@ -1,0 +1,74 @@
+/**
+ * One configuration for the whole pipeline, with frozen defaults merged field by field (a partial config
+ * never drops the other defaults). Validated at the entry, in one wording (see lib/errors.ts).
+ */
+import { expectOneOf, invalidOption } from "./errors";
+import { POOLINGS, type Pooling } from "./reduce/pool";
+import { RUNTIMES, type RuntimeName } from "./backbone/types";
+
+/** Scores the pipeline ranks feature vectors by (image SSIM and dHash work on pixels: see lib/rank). */
+export const VECTOR_METRICS = ["cosine", "euclidean", "sqeuclidean", "ssim-features", "ssim-over-euclidean"] as const;
+export type VectorMetric = (typeof VECTOR_METRICS)[number];
+
+export interface PipelineConfig {
+  /** Backbone name: bundled (`nsfwjs/inception_v3`), zoo (`mobilenet_v1_0.75_224`), a model.json or .h5 path. */
+  model: string;
+  /** Cut layer; "" means the backbone's documented default. */
+  layer: string;
+  pooling: Pooling;
+  metric: VectorMetric;
+  /** Neighbours per query. */
+  k: number;
+  /** Subtract the database mean before L2 normalisation (measured to help on every set tried). */
+  center: boolean;
+  /** Weight of the square-rooted colour histogram fused with the CNN vector; 0 turns fusion off. */
+  histogramWeight: number;
+  /** Inference runtime. */
+  runtime: RuntimeName;
+  /** Where figures and reports go. */
+  outDir: string;
+  /** Images per inference batch; 0 chooses from the layer size. */
+  batchSize: number;
+  /** Draw the t-SNE map. */
+  tsne: boolean;
+  /** Seed for t-SNE (deterministic maps). */
+  seed: number;
+}
+
+/**
+ * The default offline pipeline: the best one measured on data other than the steakhouse set among the
+ * backbones bundled in the nsfwjs package (see README "Choosing a backbone" for the numbers).
+ */
+export const DEFAULT_CONFIG: Readonly<PipelineConfig> = Object.freeze({
+  model: "nsfwjs/mobilenet_v2_mid",
+  layer: "Conv_1",
+  pooling: "gap",
+  metric: "cosine",
+  k: 5,
+  center: true,
+  histogramWeight: 0.5,
+  runtime: "tfjs",
+  outDir: "output_new",
+  batchSize: 0,
+  tsne: true,
+  seed: 42,
+} as PipelineConfig);
+
+export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineConfig {
+  const c: PipelineConfig = { ...DEFAULT_CONFIG };
+  for (const [key, value] of Object.entries(partial) as [keyof PipelineConfig, unknown][]) {
+    if (value !== undefined) (c as unknown as Record<string, unknown>)[key] = value;
+  }
+  // a different model without a layer falls back to that model's own default layer
+  if (partial.model !== undefined && partial.model !== DEFAULT_CONFIG.model && partial.layer === undefined) c.layer = "";
+  if (typeof c.model !== "string" || c.model === "") throw invalidOption("model", "non-empty string", c.model);
+  if (typeof c.layer !== "string") throw invalidOption("layer", "string", c.layer);
+  expectOneOf("pooling", c.pooling, POOLINGS);
+  expectOneOf("metric", c.metric, VECTOR_METRICS);
+  expectOneOf("runtime", c.runtime, RUNTIMES);
+  if (!Number.isInteger(c.k) || c.k < 1) throw invalidOption("k", "positive integer", c.k);
+  if (typeof c.histogramWeight !== "number" || !(c.histogramWeight >= 0)) throw invalidOption("histogramWeight", "number >= 0", c.histogramWeight);
+  if (!Number.isInteger(c.batchSize) || c.batchSize < 0) throw invalidOption("batchSize", "integer >= 0", c.batchSize);
+  if (!Number.isInteger(c.seed)) throw invalidOption("seed", "integer", c.seed);
+  return c;
+}

@@ -1,0 +1,83 @@
+/**
+ * `cbir eval`: retrieval quality of one pipeline on a labelled folder. Leave-one-out over the database
+ * (each image queries all the others), or external queries from another folder whose labels are known,
+ * ranked against the database with the database's fitted post-processing.
+ */
+import { resolveConfig, type PipelineConfig } from "../config";
+import { CbirError } from "../errors";
+import { scanFolder, type ScanOptions } from "../prepare/scan";
+import { applyPostprocess, postprocess, postStepLabel } from "../reduce/postprocess";
+import type { Metric } from "../rank/metrics";
+import { rankAllFast, rankQueriesFast } from "../rank/search";
+import type { Reporter } from "../report";
+import { openPipeline } from "../store/pipeline";
+import type { Ranking, SkippedFile } from "../types";
+import { evaluate, type Evaluation } from "./evaluate";
+
+export interface EvaluateFolderOptions {
+  /** P@k cut-offs (default [1, 5, 10]). */
+  k?: number[];
+  /** Score used for ranking (default: the config's metric). */
+  metric?: Metric;
+  /** A folder of external queries with known labels (default: leave-one-out on the database). */
+  queries?: string;
+  queryExpansion?: number;
+  scan?: ScanOptions;
+  reporter?: Reporter;
+}
+
+export interface FolderEvaluation {
+  evaluation: Evaluation;
+  rankings: Ranking[];
+  skipped: SkippedFile[];
+  /** What was measured, for printing next to the numbers. */
+  settings: Record<string, string | number | boolean>;
+}
+
+export async function evaluateFolder(folder: string, config: Partial<PipelineConfig> = {}, opts: EvaluateFolderOptions = {}): Promise<FolderEvaluation> {
+  const c = resolveConfig(config);
+  const scan = scanFolder(folder, opts.scan);
+  const dbLabels = new Map<string, string>();
+  for (const it of scan.items) if (it.label !== undefined) dbLabels.set(it.name, it.label);
+  if (dbLabels.size === 0)
+    throw new CbirError("E_BAD_OPTION", `no image of '${folder}' has a label, so nothing can be scored.`, {
+      file: folder,
+      fix: "name files <label><n>.jpg, put them in one sub-folder per label, or add a labels.csv (path,label).",
+    });
+  const querySet = opts.queries ? scanFolder(opts.queries, opts.scan) : undefined;
+  const metric = opts.metric ?? c.metric;
+  const pipeline = await openPipeline(c, { reporter: opts.reporter, progress: true });
+  try {
+    const db = await pipeline.extract(scan.items);
+    const skipped = [...scan.skipped, ...db.skipped];
+    const { features, state } = postprocess(db.features, pipeline.post, opts.reporter);
+    const labels = new Map([...dbLabels].filter(([id]) => features.ids.includes(id)));
+    let rankings: Ranking[];
+    if (querySet) {
+      const q = await pipeline.extract(querySet.items);
+      skipped.push(...querySet.skipped, ...q.skipped);
+      const queryLabels = new Map(querySet.items.filter((i) => i.label !== undefined).map((i) => [i.name, i.label!] as [string, string]));
+      rankings = await rankQueriesFast(features, applyPostprocess(q.features, state), { metric, k: Infinity, labels, queryLabels, queryExpansion: opts.queryExpansion, reporter: opts.reporter });
+    } else {
+      rankings = await rankAllFast(features, { metric, k: Infinity, labels, queryExpansion: opts.queryExpansion, reporter: opts.reporter });
+    }
+    const evaluation = evaluate(rankings, { k: opts.k ?? [1, 5, 10], dbLabels: labels, mode: querySet ? "external" : "leave-one-out" });
+    const settings = {
+      folder: scan.root,
+      images: features.ids.length,
+      model: c.model,
+      backbone: pipeline.backbone.id,
+      layer: pipeline.backbone.layer,
+      pooling: c.pooling,
+      dim: db.features.dim,
+      post: pipeline.post.map(postStepLabel).join(",") || "none",
+      metric,
+      queryExpansion: opts.queryExpansion ?? 0,
+      mode: evaluation.mode,
+      fingerprint: features.fingerprint.id,
+    };
+    return { evaluation, rankings, skipped, settings };
+  } finally {
+    pipeline.dispose();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The main job (`cbir demo`, `npm start`): read a database folder, extract features with the default
+ * offline pipeline, rank the top-k most similar images of every image (self excluded), evaluate with the
+ * labels, and write output_new/rec/<name>_rec.png, output_new/tsne.png and output_new/report.json.
+ */
+import * as path from "node:path";
+import { resolveConfig, type PipelineConfig } from "../config";
+import { evaluate, type Evaluation } from "../evaluate";
+import { writeFileAtomic } from "../fsutil";
+import type { Fingerprint } from "../fingerprint";
+import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsne, writePng } from "../plot";
+import { outputStem, scanFolder } from "../prepare/scan";
+import { rankAll } from "../rank";
+import { reporterOf, type Reporter } from "../report";
+import type { ImageItem, Ranking, SkippedFile } from "../types";
+import { computeFeatures } from "./features";
+
+export interface DemoReport {
+  database: string;
+  images: number;
+  settings: PipelineConfig & { backbone: string; layer: string; inputSize: [number, number]; featureDim: number; cnnDim: number };
+  fingerprint: Fingerprint;
+  skipped: SkippedFile[];
+  /** Labels were found for every image: P@k and mAP are meaningful. */
+  labelled: boolean;
+  precisionAtK: number | null;
+  mAP: number | null;
+  perClass: Record<string, number> | null;
+  timings: Record<string, number>;
+  outputs: { recommendations: string[]; tsne: string | null; report: string };
+}
+
+export interface DemoResult {
+  report: DemoReport;
+  items: ImageItem[];
+  rankings: Ranking[];
+  evaluation: Evaluation | null;
+  tsneCoords: Float32Array | null;
+}
+
+export async function runDemo(folder = "data/sample", config: Partial<PipelineConfig> = {}, reporter?: Reporter): Promise<DemoResult> {
+  const c = resolveConfig(config);
+  const rep = reporterOf(reporter);
+  const t0 = performance.now();
+  rep.log(`Reading images from '${folder}' directory...`);
+  const scan = scanFolder(folder);
+  for (const s of scan.skipped) rep.warn(`skipped ${s.reason}`, s.path);
+
+  const pf = await computeFeatures(scan.items, c, { reporter });
+  const n = pf.items.length;
+  const [h, w] = pf.backbone.inputSize;
+  rep.log(`imgs.shape = (${n}, ${h}, ${w}, 3)`);
+  rep.log(`X_features.shape = (${n}, ${pf.cnn.dim})`);
+  if (pf.features.dim !== pf.cnn.dim) rep.log(`fused with a colour histogram (weight ${c.histogramWeight}): (${n}, ${pf.features.dim})`);
+  const skipped = [...scan.skipped, ...pf.skipped];
+
+  const byName = new Map(pf.items.map((it) => [it.name, it]));
+  const labels = new Map(pf.items.filter((it) => it.label !== undefined).map((it) => [it.name, it.label as string]));
+  const labelled = labels.size === n && new Set(labels.values()).size > 1;
+  const tRank = performance.now();
+  const full = rankAll(pf.features, { metric: c.metric, k: n - 1, labels });
+  const rankSeconds = (performance.now() - tRank) / 1000;
+  const evaluation = labelled ? evaluate(full, { k: [c.k] }) : null;
+  const rankings = full.map((r) => ({ ...r, hits: r.hits.slice(0, c.k) }));
+
+  const outDir = path.resolve(c.outDir);
+  const recFiles: string[] = [];
+  const tPlot = performance.now();
+  for (const [i, r] of rankings.entries()) {
+    rep.log(`[${i + 1}/${n}] Plotting similar image recommendations for: ${r.query}`);
+    const png = await renderRecommendation(
+      { item: byName.get(r.query)! },
+      r.hits.map((hit, j) => ({ item: byName.get(hit.id)!, score: hit.score, rank: j + 1 })),
+      { layout: "grid", metric: c.metric },
+    );
+    const file = path.join(outDir, "rec", `${outputStem(r.query)}_rec.png`);
+    await writePng(png, file);
+    recFiles.push(file);
+    rep.progress("plot", i + 1, n, r.query);
+  }
+  const plotSeconds = (performance.now() - tPlot) / 1000;
+
+  let tsneFile: string | null = null;
+  let coords: Float32Array | null = null;
+  const tTsne = performance.now();
+  if (c.tsne && n >= 4) {
+    tsneFile = path.join(outDir, "tsne.png");
+    rep.log(`Plotting tSNE to ${path.relative(process.cwd(), tsneFile) || tsneFile}...`);
+    const t = tsne(pf.features.data, n, pf.features.dim, { seed: c.seed, reporter });
+    coords = t.coords;
+    await writePng(await renderTsneThumbnails(pf.items, coords), tsneFile);
+    if (labelled) await writePng(await renderTsneScatter(coords, pf.items.map((it) => it.label as string)), path.join(outDir, "tsne_classes.png"));
+  }
+  const tsneSeconds = (performance.now() - tTsne) / 1000;
+
+  const reportFile = path.join(outDir, "report.json");
+  const report: DemoReport = {
+    database: folder,
+    images: n,
+    settings: {
+      ...c,
+      backbone: pf.backbone.id,
+      layer: pf.backbone.layer,
+      inputSize: pf.backbone.inputSize,
+      featureDim: pf.features.dim,
+      cnnDim: pf.cnn.dim,
+    },
+    fingerprint: pf.features.fingerprint,
+    skipped,
+    labelled,
+    precisionAtK: evaluation ? evaluation.precisionAtK[c.k] : null,
+    mAP: evaluation ? evaluation.mAP : null,
+    perClass: evaluation ? Object.fromEntries(Object.entries(evaluation.perClass).map(([k, v]) => [k, v.precisionAtK[c.k]])) : null,
+    timings: {
+      load_s: round(pf.seconds.load),
+      extract_s: round(pf.seconds.total),
+      decode_s: round(pf.seconds.decode),
+      infer_s: round(pf.seconds.infer),
+      images_per_s: round(n / Math.max(1e-9, pf.seconds.total)),
+      rank_s: round(rankSeconds),
+      plot_s: round(plotSeconds),
+      tsne_s: round(tsneSeconds),
+      total_s: round((performance.now() - t0) / 1000),
+    },
+    outputs: { recommendations: recFiles.map((f) => path.relative(process.cwd(), f)), tsne: tsneFile && path.relative(process.cwd(), tsneFile), report: path.relative(process.cwd(), reportFile) },
+  };
+  await writeFileAtomic(reportFile, JSON.stringify(report, null, 2) + "\n");
+  if (evaluation) rep.log(`P@${c.k} = ${evaluation.precisionAtK[c.k].toFixed(3)}, mAP = ${evaluation.mAP.toFixed(3)} (${n} queries, leave-one-out)`);
+  rep.log(`Wrote ${recFiles.length} recommendation figures, ${tsneFile ? "tsne.png and " : ""}report.json to ${path.relative(process.cwd(), outDir) || outDir}/`);
+  return { report, items: pf.items, rankings, evaluation, tsneCoords: coords };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

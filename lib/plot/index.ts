@@ -1,0 +1,14 @@
+/** Stage "plot": figures as PNG bytes (sharp + SVG), t-SNE, and inline display in tslab notebooks. */
+export { renderRecommendation, RECOMMENDATION_LAYOUTS } from "./recommendation";
+export type { RecommendationHit, RecommendationOptions, RecommendationLayout } from "./recommendation";
+export { writePng } from "./canvas";
+export { tsne, klDivergence, TSNE_METHODS, TSNE_INITS, EXACT_MAX_POINTS } from "./tsne";
+export type { TsneOptions, TsneResult, TsneMethod, TsneInit } from "./tsne";
+export { trustworthiness, neighbourPreservation, labelAgreement } from "./tsne-quality";
+export { renderTsneThumbnails, renderTsneScatter, labelColours } from "./tsne-plot";
+export type { TsneThumbnailOptions, TsneScatterOptions } from "./tsne-plot";
+export { renderLineChart, renderPrecisionAtK, renderTrainingCurves, niceTicks } from "./charts";
+export type { Series, LineChartOptions } from "./charts";
+export { renderGrid, GRID_CAPTIONS } from "./grid";
+export type { GridOptions, GridCaption } from "./grid";
+export { showPng, showPlotly, plotlyHtml } from "./inline";

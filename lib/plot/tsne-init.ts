@@ -1,0 +1,181 @@
+/**
+ * Starting layouts for t-SNE, both deterministic for a given seed: the first two principal components
+ * (scikit-learn's default since 1.2) or small Gaussian noise. Both are scaled so that the first
+ * coordinate has standard deviation 1e-4, as scikit-learn does, so the learning rate means the same.
+ */
+
+/** mulberry32: a small, fast, seedable generator; same seed, same sequence, on every platform. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal samples (Box-Muller) from a uniform generator. */
+export function gaussian(rand: () => number): () => number {
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const s = spare;
+      spare = undefined;
+      return s;
+    }
+    let u = 0;
+    while (u <= 1e-300) u = rand();
+    const v = rand();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+}
+
+export function randomInit(n: number, seed: number): Float64Array {
+  const g = gaussian(seededRandom(seed));
+  const y = new Float64Array(n * 2);
+  for (let i = 0; i < y.length; i++) y[i] = g() * 1e-4;
+  return y;
+}
+
+/**
+ * Projection on the two leading principal components, found by subspace iteration on the implicit
+ * covariance (X - mean)^T (X - mean): no d x d matrix is formed, so 5,000 x 1,280 costs nine passes
+ * over the data. A block of 6 vectors converges on the leading 2 in a few iterations even when the
+ * spectrum is flat; signs are fixed so that the largest loading of each component is positive.
+ */
+export function pcaInit(data: Float32Array, n: number, dim: number, seed: number): Float64Array {
+  const y = new Float64Array(n * 2);
+  if (n < 2) return y;
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let k = 0, o = i * dim; k < dim; k++) mean[k] += data[o + k];
+  for (let k = 0; k < dim; k++) mean[k] /= n;
+
+  const b = Math.min(6, dim);
+  const g = gaussian(seededRandom(seed ^ 0x9e3779b9));
+  let V: Float64Array[] = Array.from({ length: b }, () => Float64Array.from({ length: dim }, () => g()));
+  orthonormalize(V);
+  const XV: Float64Array[] = Array.from({ length: b }, () => new Float64Array(n));
+  // One pass over the rows does both products, so each row is read from memory once per iteration:
+  // XV[c][i] = (x_i - mean) . V[c], then next[c] += (x_i - mean) * XV[c][i].
+  const row = new Float64Array(dim);
+  const pass = (accumulate: Float64Array[] | null) => {
+    for (let i = 0; i < n; i++) {
+      const o = i * dim;
+      for (let t = 0; t < dim; t++) row[t] = data[o + t] - mean[t];
+      for (let c = 0; c < b; c++) {
+        const v = V[c];
+        let s0 = 0, s1 = 0;
+        let t = 0;
+        for (; t + 1 < dim; t += 2) {
+          s0 += row[t] * v[t];
+          s1 += row[t + 1] * v[t + 1];
+        }
+        if (t < dim) s0 += row[t] * v[t];
+        const w = s0 + s1;
+        XV[c][i] = w;
+        if (accumulate) {
+          const out = accumulate[c];
+          for (let u = 0; u < dim; u++) out[u] += row[u] * w;
+        }
+      }
+    }
+  };
+  for (let iter = 0; iter < 8; iter++) {
+    const next = Array.from({ length: b }, () => new Float64Array(dim));
+    pass(next);
+    V = next;
+    orthonormalize(V);
+  }
+  pass(null);
+  // Rayleigh-Ritz: eigenvectors of the small b x b matrix (XV)^T (XV) order the block by variance.
+  const B = Array.from({ length: b }, (_, r) => Array.from({ length: b }, (_, c) => dot(XV[r], XV[c])));
+  const { vectors } = jacobiEigen(B);
+  for (let comp = 0; comp < 2; comp++) {
+    const coef = vectors[comp] ?? new Array<number>(b).fill(0);
+    const col = new Float64Array(n);
+    for (let c = 0; c < b; c++) for (let i = 0; i < n; i++) col[i] += coef[c] * XV[c][i];
+    // svd_flip-like sign: the loading with the largest magnitude is positive.
+    const loading = new Float64Array(dim);
+    for (let c = 0; c < b; c++) for (let k = 0; k < dim; k++) loading[k] += coef[c] * V[c][k];
+    let big = 0;
+    for (let k = 0; k < dim; k++) if (Math.abs(loading[k]) > Math.abs(big)) big = loading[k];
+    const sign = big < 0 ? -1 : 1;
+    for (let i = 0; i < n; i++) y[i * 2 + comp] = sign * col[i];
+  }
+  return scaleToStd(y, n, 1e-4);
+}
+
+/** Scales both coordinates so that the first has standard deviation `target` (scikit-learn's rule). */
+export function scaleToStd(y: Float64Array, n: number, target: number): Float64Array {
+  let m = 0;
+  for (let i = 0; i < n; i++) m += y[i * 2];
+  m /= n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += (y[i * 2] - m) ** 2;
+  const std = Math.sqrt(v / n);
+  const f = std > 0 ? target / std : 0;
+  for (let i = 0; i < y.length; i++) y[i] *= f;
+  return y;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** Modified Gram-Schmidt; a vector that collapses (rank-deficient data) is left at zero. */
+function orthonormalize(V: Float64Array[]): void {
+  for (let c = 0; c < V.length; c++) {
+    const v = V[c];
+    for (let p = 0; p < c; p++) {
+      const d = dot(v, V[p]);
+      for (let k = 0; k < v.length; k++) v[k] -= d * V[p][k];
+    }
+    const norm = Math.sqrt(dot(v, v));
+    if (norm > 1e-300) for (let k = 0; k < v.length; k++) v[k] /= norm;
+    else v.fill(0);
+  }
+}
+
+/** Eigen-decomposition of a small symmetric matrix (cyclic Jacobi), eigenvalues descending. */
+export function jacobiEigen(A: number[][]): { values: number[]; vectors: number[][] } {
+  const m = A.length;
+  const a = A.map((r) => r.slice());
+  const v: number[][] = Array.from({ length: m }, (_, i) => Array.from({ length: m }, (_, j) => (i === j ? 1 : 0)));
+  for (let sweep = 0; sweep < 60; sweep++) {
+    let off = 0;
+    for (let p = 0; p < m; p++) for (let q = p + 1; q < m; q++) off += a[p][q] * a[p][q];
+    if (off < 1e-30) break;
+    for (let p = 0; p < m; p++) {
+      for (let q = p + 1; q < m; q++) {
+        if (Math.abs(a[p][q]) < 1e-300) continue;
+        const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < m; k++) {
+          const akp = a[k][p], akq = a[k][q];
+          a[k][p] = c * akp - s * akq;
+          a[k][q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < m; k++) {
+          const apk = a[p][k], aqk = a[q][k];
+          a[p][k] = c * apk - s * aqk;
+          a[q][k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < m; k++) {
+          const vkp = v[k][p], vkq = v[k][q];
+          v[k][p] = c * vkp - s * vkq;
+          v[k][q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  const order = Array.from({ length: m }, (_, i) => i).sort((i, j) => a[j][j] - a[i][i]);
+  return { values: order.map((i) => a[i][i]), vectors: order.map((i) => v.map((row) => row[i])) };
+}

@@ -1,0 +1,173 @@
+/**
+ * t-SNE figures: the originals' "thumbnails at their map position" picture (tsne.png), and a class-coloured
+ * scatter with a legend for collections too large for thumbnails. Both take the `coords` of `tsne()`.
+ * Unlike the originals, positions are inset by half a thumbnail so no image is cut at the frame.
+ */
+import { CbirError, invalidOption } from "../errors";
+import type { ImageItem } from "../types";
+import { checkSize, composeFigure, frameThumb, loadThumbs, parseColour, svgToPng, type Placement } from "./canvas";
+import { PALETTE, fitText, fmt, svgDocument, svgRect, svgText, textWidth } from "./svg";
+
+export interface TsneThumbnailOptions {
+  /** Side of the square map area in px; default 900, range 200..8000. */
+  size?: number;
+  /** Side of each thumbnail box in px; default chosen from the count (about 64 for 36 images), range 8..256. */
+  thumb?: number;
+  /** Default "t-SNE embedding of images"; "" for none. */
+  title?: string;
+  /** Frame each thumbnail in its class colour and add a legend (default true when items have labels). */
+  colourByLabel?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface TsneScatterOptions {
+  /** Side of the square map area in px; default 800, range 200..8000. */
+  size?: number;
+  /** Point radius in px; default from the count (5 for a few dozen, 2 for thousands). */
+  radius?: number;
+  /** Default "t-SNE of the features"; "" for none. */
+  title?: string;
+}
+
+const LEGEND_MAX = 30; // more classes than this get "+ N more" rather than an unreadably long legend
+
+/** One colour per distinct label, labels sorted by name (numbers in numeric order); tab20-like colours, then golden-angle hues. */
+export function labelColours(labels: readonly string[]): Map<string, string> {
+  const names = [...new Set(labels)].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const map = new Map<string, string>();
+  names.forEach((name, i) => {
+    map.set(name, i < PALETTE.length ? PALETTE[i] : `hsl(${Math.round((i * 137.508) % 360)}, 65%, 45%)`);
+  });
+  return map;
+}
+
+function checkCoords(coords: Float32Array, n: number): void {
+  if (!(coords instanceof Float32Array) || coords.length !== n * 2) {
+    throw new CbirError("E_BAD_OPTION", `t-SNE coordinates hold ${coords?.length} values for ${n} points (expected ${n * 2}).`, {
+      fix: "pass the `coords` returned by tsne() for the same items, in the same order.",
+    });
+  }
+}
+
+/** Maps coordinates into [inset, side - inset] on both axes, keeping the aspect ratio. */
+function project(coords: Float32Array, n: number, side: number, inset: number): Float64Array {
+  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = coords[2 * i], y = coords[2 * i + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    minX = Math.min(minX, x); maxX = Math.max(maxX, x);
+    minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+  }
+  const span = Math.max(maxX - minX, maxY - minY) || 1;
+  const scale = (side - 2 * inset) / span;
+  const offX = inset + (side - 2 * inset - (maxX - minX) * scale) / 2;
+  const offY = inset + (side - 2 * inset - (maxY - minY) * scale) / 2;
+  const out = new Float64Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    out[2 * i] = offX + (coords[2 * i] - minX) * scale;
+    out[2 * i + 1] = offY + (maxY - coords[2 * i + 1]) * scale; // y up, as in matplotlib
+  }
+  return out;
+}
+
+/** A legend block: coloured swatches with names, `rows` tall at most; returns its SVG and width. */
+function legend(x: number, y: number, colours: Map<string, string>, counts: Map<string, number>, swatch: "circle" | "square"): { svg: string; width: number } {
+  const size = 14;
+  const entries = [...colours.entries()];
+  const shown = entries.slice(0, LEGEND_MAX);
+  let svg = "";
+  let width = 0;
+  shown.forEach(([name, colour], i) => {
+    const cy = y + i * (size + 8);
+    svg += swatch === "circle"
+      ? `<circle cx="${fmt(x + 7)}" cy="${fmt(cy - 5)}" r="6" fill="${colour}"/>`
+      : svgRect(x + 1, cy - 11, 12, 12, { fill: "none", stroke: colour, strokeWidth: 3 });
+    const text = fitText(`${name} (${counts.get(name) ?? 0})`, size, 200);
+    svg += svgText(x + 20, cy, text, { size });
+    width = Math.max(width, 20 + textWidth(text, size));
+  });
+  if (entries.length > shown.length) {
+    svg += svgText(x, y + shown.length * (size + 8), `+ ${entries.length - shown.length} more`, { size, fill: "#555" });
+    width = Math.max(width, textWidth("+ 999 more", size));
+  }
+  return { svg, width: Math.ceil(width) };
+}
+
+function countLabels(labels: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const l of labels) m.set(l, (m.get(l) ?? 0) + 1);
+  return m;
+}
+
+/** The images drawn at their t-SNE positions, as in the originals' tsne.png. Unreadable images are grey boxes. */
+export async function renderTsneThumbnails(items: ImageItem[], coords: Float32Array, opts: TsneThumbnailOptions = {}): Promise<Buffer> {
+  const n = items.length;
+  checkCoords(coords, n);
+  const side = checkSize("size", opts.size ?? 900, 200, 8000);
+  const box = checkSize("thumb", opts.thumb ?? Math.max(8, Math.min(96, Math.round((side / Math.sqrt(Math.max(n, 1))) * 0.6))), 8, 256);
+  const title = opts.title ?? "t-SNE embedding of images";
+  const labels = items.map((it) => it.label ?? "");
+  const hasLabels = labels.some((l) => l !== "");
+  const coloured = opts.colourByLabel ?? hasLabels;
+  const colours = labelColours(labels);
+
+  const pad = 12;
+  const titleH = title ? 40 : 0;
+  const top = pad + titleH;
+  const leg = coloured ? legend(pad + side + 20, top + 16, colours, countLabels(labels), "square") : { svg: "", width: 0 };
+  const legendW = coloured ? leg.width + 30 : 0;
+  const width = pad * 2 + side + legendW;
+  const height = Math.max(top + side + pad, top + (Math.min(colours.size, LEGEND_MAX) + 1) * 22 + pad);
+
+  const pos = project(coords, n, side, box / 2 + 4);
+  const thumbs = await loadThumbs(items.map((it) => it.path), box, (done) => opts.onProgress?.(done, n));
+  const placements: Placement[] = [];
+  let svg = svgRect(pad, top, side, side, { stroke: "#000", strokeWidth: 1 });
+  if (title) svg += svgText(pad + side / 2, pad + 28, fitText(title, 22, side), { size: 22, anchor: "middle" });
+  const border = box >= 40 ? 2 : 1;
+  for (let i = 0; i < n; i++) {
+    const left = pad + pos[2 * i] - box / 2;
+    const y = top + pos[2 * i + 1] - box / 2;
+    const colour = colours.get(labels[i]) ?? "#000";
+    placements.push({ thumb: coloured ? frameThumb(thumbs[i], parseColour(colour), border) : thumbs[i], left, top: y });
+    if (!thumbs[i].ok) svg += svgRect(left, y, box, box, { fill: "#cfcfcf", stroke: coloured ? colour : undefined, strokeWidth: border });
+  }
+  svg += leg.svg;
+  thumbs.length = 0;
+  return composeFigure(width, height, box, placements, svg);
+}
+
+/** Class-coloured scatter of a t-SNE map with a legend (label and count). */
+export async function renderTsneScatter(coords: Float32Array, labels: string[], opts: TsneScatterOptions = {}): Promise<Buffer> {
+  if (!Array.isArray(labels)) throw invalidOption("labels", "an array of strings", labels);
+  const n = labels.length;
+  checkCoords(coords, n);
+  const side = checkSize("size", opts.size ?? 800, 200, 8000);
+  const radius = opts.radius ?? (n <= 100 ? 5 : n <= 1000 ? 3.5 : n <= 10000 ? 2 : 1.2);
+  if (typeof radius !== "number" || !(radius > 0) || radius > 50) throw invalidOption("radius", "number in (0, 50]", radius);
+  const title = opts.title ?? "t-SNE of the features";
+  const colours = labelColours(labels);
+  const counts = countLabels(labels);
+
+  const pad = 12;
+  const titleH = title ? 40 : 0;
+  const top = pad + titleH;
+  const leg = legend(pad + side + 20, top + 16, colours, counts, "circle");
+  const width = pad * 2 + side + leg.width + 30;
+  const height = Math.max(top + side + pad, top + (Math.min(colours.size, LEGEND_MAX) + 1) * 22 + pad);
+  const pos = project(coords, n, side, radius + 6);
+
+  let body = svgRect(pad, top, side, side, { stroke: "#000", strokeWidth: 1, fill: "#fff" });
+  if (title) body += svgText(pad + side / 2, pad + 28, fitText(title, 22, side), { size: 22, anchor: "middle" });
+  // One <g> per class keeps the SVG small; classes are drawn in legend order.
+  for (const [name, colour] of colours) {
+    let dots = "";
+    for (let i = 0; i < n; i++) {
+      if (labels[i] !== name) continue;
+      dots += `<circle cx="${fmt(pad + pos[2 * i])}" cy="${fmt(top + pos[2 * i + 1])}" r="${radius}"/>`;
+    }
+    body += `<g fill="${colour}" fill-opacity="0.8">${dots}</g>`;
+  }
+  body += leg.svg;
+  return svgToPng(svgDocument(Math.ceil(width), Math.ceil(height), body, "#fff"));
+}

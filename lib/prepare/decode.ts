@@ -1,0 +1,145 @@
+/**
+ * Decode one image to RGB uint8 at the network's input size. Alpha is flattened onto white, grey is
+ * expanded to three channels, CMYK and 16-bit inputs are converted, EXIF orientation is applied, and only
+ * the first frame of an animation is used. Anything that cannot be decoded is a CbirError("E_BAD_IMAGE")
+ * naming the file, which callers turn into a skipped entry.
+ */
+import * as fs from "node:fs";
+import sharp from "sharp";
+import { CbirError, expectOneOf, invalidOption } from "../errors";
+import { RESIZE_MODES, type ResizeMode } from "../backbone/types";
+
+/** Images with more pixels than this are refused before decoding (decompression bombs). */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+/** Files larger than this are refused without being read. */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+export interface DecodeOptions {
+  /** Output [height, width]. */
+  size: [number, number];
+  /** Default "bilinear". */
+  resize?: ResizeMode;
+  maxPixels?: number;
+}
+
+export interface DecodedImage {
+  /** RGB, row-major, height * width * 3 bytes. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+sharp.cache(false); // decoding thousands of distinct files: the cache only holds memory
+
+/** Reads a file only when it is a regular file, so a named pipe cannot block the run. */
+export async function readImageFile(file: string, maxBytes = DEFAULT_MAX_BYTES): Promise<Buffer> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(file);
+  } catch (e) {
+    throw bad(file, `cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "check that the file exists.");
+  }
+  if (!st.isFile()) throw bad(file, "not a regular file (pipe, socket or device)", "remove it from the database folder.");
+  if (st.size === 0) throw bad(file, "empty file (0 bytes)", "remove it or replace it with a valid image.");
+  if (st.size > maxBytes) throw bad(file, `file too large (${st.size} bytes)`, "shrink it below 256 MB.");
+  return fs.promises.readFile(file);
+}
+
+function bad(file: string, reason: string, fix: string): CbirError {
+  return new CbirError("E_BAD_IMAGE", `${file}: ${reason}.`, { file, fix });
+}
+
+/** Turns sharp's messages into one short reason. */
+function describeSharpError(e: unknown): string {
+  const msg = String((e as Error)?.message ?? e).split("\n")[0];
+  if (/pixel limit/i.test(msg)) return "image too large (pixel limit exceeded; possible decompression bomb)";
+  if (/unsupported image format/i.test(msg)) return "not an image, or a format that cannot be decoded";
+  if (/premature end|truncated|VipsJpeg|corrupt|bad|invalid/i.test(msg)) return `corrupt or truncated image (${msg})`;
+  return msg;
+}
+
+/** A sharp pipeline that yields upright, opaque sRGB pixels. */
+function uprightRgb(input: Buffer, maxPixels: number) {
+  return sharp(input, { limitInputPixels: maxPixels, failOn: "error", pages: 1, animated: false })
+    .rotate()
+    .flatten({ background: { r: 255, g: 255, b: 255 } })
+    .toColourspace("srgb");
+}
+
+export async function decodeImage(file: string, options: DecodeOptions): Promise<DecodedImage> {
+  const [h, w] = options.size;
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1) throw invalidOption("size", "[height, width] of positive integers", options.size);
+  const resize = expectOneOf("resize", options.resize ?? "bilinear", RESIZE_MODES);
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const input = await readImageFile(file);
+  try {
+    if (resize === "area") {
+      const full = await uprightRgb(input, maxPixels).removeAlpha().raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+      return { data: areaResize(new Uint8Array(full.data), full.info.width, full.info.height, w, h), width: w, height: h };
+    }
+    const { data } = await uprightRgb(input, maxPixels)
+      .resize(w, h, { fit: "fill", kernel: resize === "nearest" ? "nearest" : "linear" })
+      .removeAlpha()
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: w, height: h };
+  } catch (e) {
+    if (e instanceof CbirError) throw e;
+    throw bad(file, describeSharpError(e), "remove or replace the file; it is skipped meanwhile.");
+  }
+}
+
+/** Upright RGB at its own size, at most `maxSide` on the longer side (for thumbnails and SSIM). */
+export async function decodeThumbnail(file: string, maxSide: number, maxPixels = DEFAULT_MAX_PIXELS): Promise<DecodedImage> {
+  const input = await readImageFile(file);
+  try {
+    const { data, info } = await uprightRgb(input, maxPixels)
+      .resize(maxSide, maxSide, { fit: "inside", withoutEnlargement: true })
+      .removeAlpha()
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  } catch (e) {
+    throw bad(file, describeSharpError(e), "remove or replace the file; it is skipped meanwhile.");
+  }
+}
+
+/**
+ * Antialiased area resampling (as OpenCV's INTER_AREA and PIL's BOX filter): each output pixel is the
+ * average of the input pixels it covers, weighted by the covered fraction.
+ */
+export function areaResize(src: Uint8Array, sw: number, sh: number, dw: number, dh: number): Uint8Array {
+  const out = new Uint8Array(dw * dh * 3);
+  const sx = sw / dw;
+  const sy = sh / dh;
+  const acc = new Float64Array(dw * 3);
+  for (let oy = 0; oy < dh; oy++) {
+    acc.fill(0);
+    const y0 = oy * sy;
+    const y1 = y0 + sy;
+    for (let iy = Math.floor(y0); iy < Math.min(sh, Math.ceil(y1)); iy++) {
+      const wy = Math.min(y1, iy + 1) - Math.max(y0, iy);
+      if (wy <= 0) continue;
+      const rowOff = iy * sw * 3;
+      for (let ox = 0; ox < dw; ox++) {
+        const x0 = ox * sx;
+        const x1 = x0 + sx;
+        let r = 0, g = 0, b = 0;
+        for (let ix = Math.floor(x0); ix < Math.min(sw, Math.ceil(x1)); ix++) {
+          const wx = Math.min(x1, ix + 1) - Math.max(x0, ix);
+          if (wx <= 0) continue;
+          const p = rowOff + ix * 3;
+          r += src[p] * wx;
+          g += src[p + 1] * wx;
+          b += src[p + 2] * wx;
+        }
+        acc[ox * 3] += r * wy;
+        acc[ox * 3 + 1] += g * wy;
+        acc[ox * 3 + 2] += b * wy;
+      }
+    }
+    const norm = 1 / (sx * sy);
+    for (let i = 0; i < dw * 3; i++) out[oy * dw * 3 + i] = Math.min(255, Math.max(0, Math.round(acc[i] * norm)));
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+/**
+ * dHash ("difference hash"): shrink to (size+1) x size grey pixels and keep one bit per horizontal
+ * neighbour pair (left brighter than right). Near-duplicates differ in a few bits; the Hamming distance is
+ * the score (metric "dhash", lower is better). Bits are stored as 0/1 floats so the same kernels rank them.
+ */
+import { invalidOption } from "../errors";
+import { makeFingerprint } from "../fingerprint";
+import { isCbirError } from "../errors";
+import { decodeImage } from "../prepare/decode";
+import { reporterOf, type Reporter } from "../report";
+import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
+
+/** `grey` is (size+1) x size pixels, row-major (width size+1); returns size*size bits as 0/1. */
+export function dhashBits(grey: ArrayLike<number>, size = 8): Float32Array {
+  if (!Number.isInteger(size) || size < 2) throw invalidOption("hash size", "integer >= 2", size);
+  const w = size + 1;
+  if (grey.length !== w * size) throw invalidOption("grey.length", `${w} x ${size} = ${w * size} pixels`, grey.length);
+  const bits = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) bits[y * size + x] = grey[y * w + x] > grey[y * w + x + 1] ? 1 : 0;
+  return bits;
+}
+
+export function hammingDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) d++;
+  return d;
+}
+
+/** RGB bytes to grey with ITU-R 601 weights. */
+export function rgbToGrey(rgb: Uint8Array): Float32Array {
+  const out = new Float32Array(rgb.length / 3);
+  for (let p = 0; p < out.length; p++) out[p] = 0.299 * rgb[p * 3] + 0.587 * rgb[p * 3 + 1] + 0.114 * rgb[p * 3 + 2];
+  return out;
+}
+
+/** dHash bit vectors of a list of images (unreadable ones skipped and reported). */
+export async function dhashFeatures(
+  items: ImageItem[],
+  opts: { size?: number; reporter?: Reporter } = {},
+): Promise<{ features: FeatureMatrix; skipped: SkippedFile[] }> {
+  const size = opts.size ?? 8;
+  const rep = reporterOf(opts.reporter);
+  const ids: string[] = [];
+  const rows: Float32Array[] = [];
+  const skipped: SkippedFile[] = [];
+  for (let i = 0; i < items.length; i++) {
+    try {
+      const img = await decodeImage(items[i].path, { size: [size, size + 1], resize: "area" });
+      rows.push(dhashBits(rgbToGrey(img.data), size));
+      ids.push(items[i].name);
+    } catch (e) {
+      if (!isCbirError(e)) throw e;
+      skipped.push({ path: items[i].path, reason: e.message });
+      rep.warn(`skipped: ${e.message}`, items[i].path);
+    }
+    rep.progress("dhash", i + 1, items.length, items[i].name);
+  }
+  const dim = size * size;
+  const data = new Float32Array(ids.length * dim);
+  rows.forEach((r, i) => data.set(r, i * dim));
+  return { features: { ids, dim, data, fingerprint: makeFingerprint({ backbone: `dhash:${size}`, resize: "area", inputSize: [size, size + 1] }) }, skipped };
+}

@@ -1,0 +1,185 @@
+/**
+ * Exact ranking: every query against every database vector, through the blocked dot-product kernel,
+ * then a top-k selection per query. Synchronous; for large collections use `searchExact` (search.ts),
+ * which runs the same steps on ONNX Runtime's matrix multiply.
+ */
+import { assertSameFingerprint } from "../fingerprint";
+import { CbirError, expectOneOf, invalidOption } from "../errors";
+import { reporterOf, type Reporter } from "../report";
+import type { FeatureMatrix, Hit, Ranking } from "../types";
+import { dotBlock } from "./kernel";
+import { METRICS, dataRange, finishScores, higherIsBetter, prepareRows, type Metric, type RowStats, type ScoreContext, type VectorMetric } from "./metrics";
+import { imageSsim, type SsimOptions } from "./ssim";
+import { topK } from "./topk";
+
+export interface RankOptions {
+  /** Default "cosine". */
+  metric?: Metric;
+  /** Hits per query; Infinity (or n - 1) for the full ranking. Default 10. */
+  k?: number;
+  /** id -> class label, copied into the rankings (hits and, for rankAll, queries). */
+  labels?: Map<string, string>;
+  /** rankQueries: labels of the queries when they are known (external-query evaluation). */
+  queryLabels?: Map<string, string>;
+  /** Average query expansion: re-query with the mean of the query and its top n hits (0 = off). */
+  queryExpansion?: number;
+  /** SSIM value range L for ssim-features (default: max - min of the database). */
+  ssimRange?: number;
+  /** ssim-image: rows are pixel bytes of images of this shape. */
+  image?: { width: number; height: number; channels: 1 | 3 | 4 };
+  ssim?: SsimOptions;
+  /** Queries scored per kernel call (default 64). */
+  batch?: number;
+  reporter?: Reporter;
+}
+
+export interface ScoreInput {
+  db: RowStats;
+  q: RowStats;
+  nDb: number;
+  nQ: number;
+  d: number;
+  metric: VectorMetric;
+  range: number;
+}
+
+/** Validates and prepares both sides; shared by the sync and the async (ONNX) paths. */
+export function prepareSearch(db: FeatureMatrix, queries: FeatureMatrix, metric: VectorMetric, range?: number, preparedDb?: RowStats): ScoreInput {
+  const d = db.dim;
+  if (queries.dim !== d) throw invalidOption("query dimension", `${d} (the database's)`, queries.dim);
+  const dbStats = preparedDb ?? prepareRows(metric, db.data, db.ids.length, d);
+  const qStats = queries === db ? dbStats : prepareRows(metric, queries.data, queries.ids.length, d);
+  return { db: dbStats, q: qStats, nDb: db.ids.length, nQ: queries.ids.length, d, metric, range: range ?? dataRange(db.data) };
+}
+
+export function toRanking(
+  query: string,
+  idx: number[],
+  scores: Float32Array,
+  ids: string[],
+  metric: Metric,
+  labels: Map<string, string> | undefined,
+  queryLabel: string | undefined,
+): Ranking {
+  const hits: Hit[] = idx.map((j) => {
+    const label = labels?.get(ids[j]);
+    return label === undefined ? { id: ids[j], score: scores[j] } : { id: ids[j], score: scores[j], label };
+  });
+  const r: Ranking = { query, hits, metric, higherIsBetter: higherIsBetter(metric) };
+  if (queryLabel !== undefined) r.queryLabel = queryLabel;
+  return r;
+}
+
+function checkK(k: number | undefined): number {
+  const v = k ?? 10;
+  if (!(v === Infinity || (Number.isInteger(v) && v >= 0))) throw invalidOption("k", "non-negative integer or Infinity", k);
+  return v;
+}
+
+/**
+ * Scores `input` block by block and hands each query's score row to `take` (row index, scores over db).
+ * `selfExclude` makes query i skip database row i (leave-one-out).
+ */
+function scoreAll(input: ScoreInput, batch: number, take: (qi: number, scores: Float32Array) => void, progress?: (done: number) => void): void {
+  const { nQ, nDb, d } = input;
+  const ctx: ScoreContext = { metric: input.metric, d, q: input.q, db: input.db, range: input.range };
+  const buf = new Float32Array(Math.min(batch, nQ) * nDb);
+  for (let s = 0; s < nQ; s += batch) {
+    const nb = Math.min(batch, nQ - s);
+    const dots = buf.subarray(0, nb * nDb);
+    dotBlock(input.q.data.subarray(s * d, (s + nb) * d), nb, input.db.data, nDb, d, dots);
+    finishScores(ctx, dots, s, nb, nDb);
+    for (let i = 0; i < nb; i++) take(s + i, dots.subarray(i * nDb, (i + 1) * nDb));
+    progress?.(s + nb);
+  }
+}
+
+/** Mean of each query row and the rows of its top-n hits (in the metric's prepared space). */
+export function expandQueries(q: RowStats, db: RowStats, d: number, neighbours: number[][]): Float32Array {
+  const out = new Float32Array(neighbours.length * d);
+  neighbours.forEach((nb, i) => {
+    for (let k = 0; k < d; k++) out[i * d + k] = q.data[i * d + k];
+    for (const j of nb) for (let k = 0; k < d; k++) out[i * d + k] += db.data[j * d + k];
+    const inv = 1 / (nb.length + 1);
+    for (let k = 0; k < d; k++) out[i * d + k] *= inv;
+  });
+  return out;
+}
+
+function rankCore(db: FeatureMatrix, queries: FeatureMatrix, leaveOneOut: boolean, opts: RankOptions): Ranking[] {
+  const metric = expectOneOf("metric", opts.metric ?? "cosine", METRICS);
+  const k = checkK(opts.k);
+  const rep = reporterOf(opts.reporter);
+  const qLabels = leaveOneOut ? opts.labels : opts.queryLabels;
+  if (metric === "ssim-image") return rankByImageSsim(db, queries, leaveOneOut, k, opts);
+  const batch = opts.batch ?? 64;
+  if (!Number.isInteger(batch) || batch < 1) throw invalidOption("batch", "positive integer", opts.batch);
+  const qe = opts.queryExpansion ?? 0;
+  if (!Number.isInteger(qe) || qe < 0) throw invalidOption("queryExpansion", "non-negative integer", opts.queryExpansion);
+  const hib = higherIsBetter(metric);
+  let input = prepareSearch(db, queries, metric, opts.ssimRange);
+  const total = queries.ids.length * (qe > 0 ? 2 : 1);
+
+  if (qe > 0) {
+    const neighbours: number[][] = new Array(queries.ids.length);
+    scoreAll(input, batch, (qi, s) => (neighbours[qi] = topK(s, qe, hib, leaveOneOut ? qi : -1)), (done) => rep.progress("rank", done, total));
+    const expanded = expandQueries(input.q, input.db, input.d, neighbours);
+    const q = { ids: queries.ids, dim: queries.dim, data: expanded, fingerprint: queries.fingerprint };
+    // cosine rows are re-normalised by prepareSearch; other metrics compare the averaged vector as is
+    input = prepareSearch(db, q, metric, input.range, input.db);
+  }
+  const out: Ranking[] = new Array(queries.ids.length);
+  const offset = qe > 0 ? queries.ids.length : 0;
+  scoreAll(
+    input,
+    batch,
+    (qi, s) => {
+      const idx = topK(s, k, hib, leaveOneOut ? qi : -1);
+      out[qi] = toRanking(queries.ids[qi], idx, s, db.ids, metric, opts.labels, qLabels?.get(queries.ids[qi]));
+    },
+    (done) => rep.progress("rank", offset + done, total),
+  );
+  return out;
+}
+
+/** Every row as a query against all the others (itself excluded): leave-one-out retrieval. */
+export function rankAll(m: FeatureMatrix, opts: RankOptions = {}): Ranking[] {
+  return rankCore(m, m, true, opts);
+}
+
+/** External queries against a database; both must come from the same pipeline (same fingerprint). */
+export function rankQueries(db: FeatureMatrix, queries: FeatureMatrix, opts: RankOptions = {}): Ranking[] {
+  assertSameFingerprint(db.fingerprint, queries.fingerprint);
+  return rankCore(db, queries, false, opts);
+}
+
+/** ssim-image: rows hold pixel bytes; one ssim.js call per pair (symmetric pairs computed once). */
+function rankByImageSsim(db: FeatureMatrix, queries: FeatureMatrix, leaveOneOut: boolean, k: number, opts: RankOptions): Ranking[] {
+  const shape = opts.image;
+  if (!shape) throw new CbirError("E_BAD_OPTION", "metric ssim-image needs the image shape (option image: {width, height, channels}).", { fix: "pass image: {width, height, channels} and rows of pixel bytes." });
+  if (shape.width * shape.height * shape.channels !== db.dim)
+    throw invalidOption("image", `width x height x channels = ${db.dim} (the row length)`, `${shape.width}x${shape.height}x${shape.channels}`);
+  const rep = reporterOf(opts.reporter);
+  const asImage = (m: FeatureMatrix, i: number) => ({ ...shape, data: Uint8Array.from(m.data.subarray(i * m.dim, (i + 1) * m.dim)) });
+  const dbImgs = db.ids.map((_, i) => asImage(db, i));
+  const qImgs = leaveOneOut ? dbImgs : queries.ids.map((_, i) => asImage(queries, i));
+  const memo = new Map<number, number>();
+  const out: Ranking[] = [];
+  const qLabels = leaveOneOut ? opts.labels : opts.queryLabels;
+  for (let qi = 0; qi < qImgs.length; qi++) {
+    const s = new Float32Array(db.ids.length);
+    for (let j = 0; j < db.ids.length; j++) {
+      if (leaveOneOut && j === qi) continue;
+      const key = leaveOneOut ? Math.min(qi, j) * db.ids.length + Math.max(qi, j) : -1;
+      let v = key >= 0 ? memo.get(key) : undefined;
+      if (v === undefined) {
+        v = imageSsim(qImgs[qi], dbImgs[j], opts.ssim);
+        if (key >= 0) memo.set(key, v);
+      }
+      s[j] = v;
+    }
+    out.push(toRanking(queries.ids[qi], topK(s, k, true, leaveOneOut ? qi : -1), s, db.ids, "ssim-image", opts.labels, qLabels?.get(queries.ids[qi])));
+    rep.progress("rank", qi + 1, qImgs.length, queries.ids[qi]);
+  }
+  return out;
+}

@@ -1,0 +1,66 @@
+/**
+ * Pixels for the image-SSIM paths: every image decoded at one size (SSIM compares images pixel by pixel,
+ * so sizes must match), as a matrix of byte rows for rankAll(metric "ssim-image") or as a loader for
+ * rerankWithSsim.
+ */
+import { isCbirError, invalidOption } from "../errors";
+import { makeFingerprint } from "../fingerprint";
+import { decodeImage } from "../prepare/decode";
+import { reporterOf, type Reporter } from "../report";
+import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
+import { rgbToGrey } from "./dhash";
+import type { PixelImage } from "./ssim";
+
+export interface PixelOptions {
+  /** [height, width] every image is resized to (default [128, 128]). */
+  size?: [number, number];
+  /** Keep RGB (default false: one grey channel, a third of the memory and work). */
+  colour?: boolean;
+}
+
+export async function loadPixels(file: string, opts: PixelOptions = {}): Promise<PixelImage> {
+  const [h, w] = opts.size ?? [128, 128];
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 11 || w < 11) throw invalidOption("size", "[height, width], each at least 11 (the SSIM window)", opts.size);
+  const img = await decodeImage(file, { size: [h, w], resize: "area" });
+  if (opts.colour) return { data: img.data, width: w, height: h, channels: 3 };
+  return { data: Uint8Array.from(rgbToGrey(img.data), (v) => Math.round(v)), width: w, height: h, channels: 1 };
+}
+
+/** A loader for rerankWithSsim: ids are item names (database) or query names. */
+export function pixelLoader(items: ImageItem[], opts: PixelOptions = {}): (id: string) => Promise<PixelImage> {
+  const byName = new Map(items.map((i) => [i.name, i.path] as const));
+  return (id) => {
+    const file = byName.get(id);
+    if (!file) throw invalidOption("image id", "a name of the given items", id);
+    return loadPixels(file, opts);
+  };
+}
+
+/** Pixel bytes of every image as rows, for rankAll(m, {metric: "ssim-image", image: shape}). */
+export async function pixelMatrix(
+  items: ImageItem[],
+  opts: PixelOptions & { reporter?: Reporter } = {},
+): Promise<{ features: FeatureMatrix; image: { width: number; height: number; channels: 1 | 3 }; skipped: SkippedFile[] }> {
+  const [h, w] = opts.size ?? [128, 128];
+  const channels: 1 | 3 = opts.colour ? 3 : 1;
+  const dim = h * w * channels;
+  const rep = reporterOf(opts.reporter);
+  const rows: Uint8Array[] = [];
+  const ids: string[] = [];
+  const skipped: SkippedFile[] = [];
+  for (let i = 0; i < items.length; i++) {
+    try {
+      rows.push((await loadPixels(items[i].path, opts)).data as Uint8Array);
+      ids.push(items[i].name);
+    } catch (e) {
+      if (!isCbirError(e)) throw e;
+      skipped.push({ path: items[i].path, reason: e.message });
+      rep.warn(`skipped: ${e.message}`, items[i].path);
+    }
+    rep.progress("pixels", i + 1, items.length, items[i].name);
+  }
+  const data = new Float32Array(ids.length * dim);
+  rows.forEach((r, i) => data.set(r, i * dim));
+  const fingerprint = makeFingerprint({ backbone: `pixels:${channels === 1 ? "grey" : "rgb"}`, inputSize: [h, w], resize: "area" });
+  return { features: { ids, dim, data, fingerprint }, image: { width: w, height: h, channels }, skipped };
+}

@@ -1,0 +1,120 @@
+/**
+ * Folder-level entry points behind `cbir index` and `cbir query`: scan a folder and bring its index up to
+ * date; rank query images against an index with the settings it was built with, and draw the
+ * recommendation figures.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { PipelineConfig } from "../config";
+import { CbirError, isCbirError } from "../errors";
+import { writeFileAtomic } from "../fsutil";
+import { renderRecommendation } from "../plot";
+import { labelFromName } from "../prepare/labels";
+import { outputStem, scanFolder, type ScanOptions } from "../prepare/scan";
+import { rankQueriesFast } from "../rank/search";
+import type { Metric } from "../rank/metrics";
+import { reporterOf, type Reporter } from "../report";
+import type { ImageItem, Ranking, SkippedFile } from "../types";
+import { buildOrUpdateIndex, openIndex, type BuildResult, type StoredIndex } from "./index-store";
+import { openPipeline } from "./pipeline";
+
+export interface IndexFolderOptions {
+  /** Index folder (default `<folder>/.cbir-index`). */
+  indexDir?: string;
+  rebuild?: boolean;
+  /** Images per committed batch (default 64). */
+  batchSize?: number;
+  scan?: ScanOptions;
+  reporter?: Reporter;
+}
+
+export function defaultIndexDir(folder: string): string {
+  return path.join(path.resolve(folder), ".cbir-index");
+}
+
+export async function indexFolder(folder: string, config: Partial<PipelineConfig>, opts: IndexFolderOptions = {}): Promise<BuildResult & { dir: string; scanSkipped: SkippedFile[] }> {
+  const scan = scanFolder(folder, opts.scan);
+  const dir = path.resolve(opts.indexDir ?? defaultIndexDir(folder));
+  const pipeline = await openPipeline(config, { reporter: opts.reporter });
+  try {
+    const res = await buildOrUpdateIndex(scan.items, (items) => pipeline.extract(items), {
+      dir,
+      fingerprint: pipeline.fingerprint,
+      root: scan.root,
+      batchSize: opts.batchSize ?? 64,
+      rebuild: opts.rebuild,
+      config: pipeline.record,
+      reporter: opts.reporter,
+      post: pipeline.post,
+    });
+    return { ...res, dir, scanSkipped: scan.skipped };
+  } finally {
+    pipeline.dispose();
+  }
+}
+
+export interface QueryOptions {
+  k?: number;
+  metric?: Metric;
+  /** Settings that differ from the index's are refused (the vectors would not be comparable). */
+  config?: Partial<PipelineConfig>;
+  /** Write `<stem>_rec.png` figures here (default: no figures). */
+  figuresDir?: string;
+  queryExpansion?: number;
+  reporter?: Reporter;
+}
+
+export interface QueryResult {
+  index: StoredIndex;
+  rankings: Ranking[];
+  skipped: SkippedFile[];
+  figures: string[];
+}
+
+export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
+  const rep = reporterOf(opts.reporter);
+  const index = openIndex(indexDir);
+  const recorded = (index.manifest.config ?? {}) as Partial<PipelineConfig>;
+  const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
+  const queries: ImageItem[] = images.map((p) => ({ path: path.resolve(p), name: path.basename(p), label: labelFromName(path.basename(p)) }));
+  for (const q of queries)
+    if (!fs.existsSync(q.path)) throw new CbirError("E_BAD_IMAGE", `query image '${q.path}' does not exist.`, { file: q.path, fix: "give the path of an image file." });
+  const pipeline = await openPipeline(config, { reporter: opts.reporter });
+  let rankings: Ranking[];
+  let skipped: SkippedFile[];
+  try {
+    const ex = await pipeline.extract(queries);
+    skipped = ex.skipped;
+    for (const s of skipped) rep.warn(`query skipped: ${s.reason}`, s.path);
+    if (ex.features.ids.length === 0) throw new CbirError("E_NO_IMAGES", "none of the query images could be read.", { file: images[0], fix: "give readable images." });
+    const q = index.prepareQueries(ex.features);
+    rankings = await rankQueriesFast(index.features, q, {
+      metric: opts.metric ?? "cosine",
+      k: opts.k ?? 5,
+      labels: index.labels,
+      queryLabels: new Map(queries.map((x) => [x.name, x.label!] as [string, string])),
+      queryExpansion: opts.queryExpansion,
+      reporter: opts.reporter,
+    });
+  } finally {
+    pipeline.dispose();
+  }
+  const figures: string[] = [];
+  if (opts.figuresDir) {
+    const byName = new Map(index.items.map((i) => [i.name, i] as const));
+    const queryByName = new Map(queries.map((i) => [i.name, i] as const));
+    for (const r of rankings) {
+      const hits = r.hits.map((h, i) => ({ item: byName.get(h.id)!, score: h.score, rank: i + 1 }));
+      try {
+        const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric });
+        const file = path.join(opts.figuresDir, `${outputStem(r.query)}_rec.png`);
+        await writeFileAtomic(file, png);
+        figures.push(file);
+      } catch (e) {
+        if (!isCbirError(e)) throw e;
+        rep.warn(`no figure for ${r.query}: ${e.message}`);
+      }
+    }
+  }
+  return { index, rankings, skipped, figures };
+}

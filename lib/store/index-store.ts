@@ -1,0 +1,400 @@
+/**
+ * Persistent, incremental index: build once, then update with only the new and changed images.
+ * Each batch of new vectors is committed (segment + manifest, both written atomically) as soon as it is
+ * computed, so a killed run resumes without recomputing. Changed files (size, time, then sha256) are
+ * recomputed, removed ones dropped, renamed ones (same content) keep their vectors. An index made by
+ * another pipeline is refused (E_FINGERPRINT_MISMATCH, naming what differs) unless `rebuild` is set; a
+ * segment that fails its checksum is reported (E_INDEX_CORRUPT) and its images recomputed.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CbirError, invalidOption, isCbirError } from "../errors";
+import { assertSameFingerprint, diffFingerprints, sha256, type Fingerprint } from "../fingerprint";
+import { writeFileAtomicSync } from "../fsutil";
+import { reporterOf, type Reporter } from "../report";
+import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
+import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type PostStep } from "../reduce/postprocess";
+import { acquireLock } from "./lock";
+import { MANIFEST_FORMAT, MANIFEST_VERSION, SEGMENT_PATTERN, manifestPath, readManifest, type IndexManifest, type Segment, type StoredItem, type StoredSkip } from "./manifest";
+
+export interface StoredIndex {
+  dir: string;
+  manifest: IndexManifest;
+  /** The vectors as extracted. */
+  raw: FeatureMatrix;
+  /** After the stored post-processing (the same object as `raw` when there is none). */
+  features: FeatureMatrix;
+  post?: FittedPost;
+  items: ImageItem[];
+  labels: Map<string, string>;
+  /** Applies the index's post-processing to query vectors made by the same extractor. */
+  prepareQueries(q: FeatureMatrix): FeatureMatrix;
+}
+
+export interface OpenOptions {
+  /** Refuse the index unless its vectors were made by this pipeline. */
+  fingerprint?: Fingerprint;
+}
+
+function readSegment(dir: string, seg: Segment, dim: number): Float32Array {
+  const file = path.join(dir, seg.file);
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch {
+    throw new CbirError("E_INDEX_CORRUPT", `vector file ${seg.file} is missing.`, { file, fix: "run `cbir index` again: the images of that file are recomputed." });
+  }
+  if (buf.byteLength !== seg.rows * dim * 4 || sha256(buf) !== seg.sha256)
+    throw new CbirError("E_INDEX_CORRUPT", `vector file ${seg.file} fails its checksum (${buf.byteLength} bytes, expected ${seg.rows * dim * 4}).`, {
+      file,
+      fix: "run `cbir index` again: the images of that file are recomputed.",
+    });
+  const out = new Float32Array(seg.rows * dim);
+  new Uint8Array(out.buffer).set(buf);
+  return out;
+}
+
+function toStoredIndex(dir: string, manifest: IndexManifest, data: Float32Array): StoredIndex {
+  const ids = manifest.items.map((i) => i.name);
+  const raw: FeatureMatrix = { ids, dim: manifest.dim, data, fingerprint: manifest.fingerprint };
+  const post = manifest.post ? postFromJSON(manifest.post.state) : undefined;
+  const features = post ? applyPostprocess(raw, post) : raw;
+  const items: ImageItem[] = manifest.items.map((i) => (i.label === undefined ? { path: i.path, name: i.name } : { path: i.path, name: i.name, label: i.label }));
+  const labels = new Map<string, string>();
+  for (const i of manifest.items) if (i.label !== undefined) labels.set(i.name, i.label);
+  return {
+    dir,
+    manifest,
+    raw,
+    features,
+    post,
+    items,
+    labels,
+    prepareQueries(q) {
+      assertSameFingerprint(manifest.fingerprint, q.fingerprint, manifestPath(dir));
+      return post ? applyPostprocess(q, post) : q;
+    },
+  };
+}
+
+/** Opens an index read-only, checking every vector file's checksum (E_INDEX_CORRUPT) and, if given, the fingerprint. */
+export function openIndex(dir: string, opts: OpenOptions = {}): StoredIndex {
+  const manifest = readManifest(dir);
+  if (!manifest)
+    throw new CbirError("E_NO_FOLDER", `'${dir}' holds no index (no ${path.basename(manifestPath(dir))}).`, { file: dir, fix: "build one with `cbir index <images> --out <dir>`." });
+  if (opts.fingerprint) assertSameFingerprint(opts.fingerprint, manifest.fingerprint, manifestPath(dir));
+  const data = new Float32Array(manifest.items.length * manifest.dim);
+  let off = 0;
+  for (const seg of manifest.segments) {
+    data.set(readSegment(dir, seg, manifest.dim), off);
+    off += seg.rows * manifest.dim;
+  }
+  return toStoredIndex(dir, manifest, data);
+}
+
+export type ExtractFn = (items: ImageItem[]) => Promise<{ features: FeatureMatrix; skipped: SkippedFile[] }>;
+
+export interface BuildOptions {
+  /** Index folder (created if missing). */
+  dir: string;
+  /** Fingerprint of the vectors extractFn makes; an existing index must match it. */
+  fingerprint: Fingerprint;
+  /** Database root, recorded in the manifest. */
+  root?: string;
+  /** Images extracted and committed together (default 128). */
+  batchSize?: number;
+  /** Post-processing fitted on all stored vectors after the update (default: what the index had, else none). */
+  post?: PostStep[];
+  /** Discard an index made by another pipeline instead of refusing it. */
+  rebuild?: boolean;
+  /** Settings recorded in the manifest (see IndexManifest.config). */
+  config?: Record<string, string | number | boolean>;
+  /** Hash every file even when its size and modification time are unchanged (default false). */
+  verifyContent?: boolean;
+  reporter?: Reporter;
+}
+
+export interface BuildResult {
+  index: StoredIndex;
+  added: string[];
+  changed: string[];
+  removed: string[];
+  /** [old name, new name] pairs whose vectors were reused. */
+  renamed: [string, string][];
+  unchanged: number;
+  skipped: SkippedFile[];
+}
+
+function fileHash(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+class Writer {
+  manifest: IndexManifest;
+  /** Row vectors of the manifest's items, by name. */
+  vectors = new Map<string, Float32Array>();
+  private seq = 0;
+
+  constructor(
+    readonly dir: string,
+    fingerprint: Fingerprint,
+    dim: number,
+    root: string | undefined,
+  ) {
+    const now = new Date().toISOString();
+    this.manifest = { format: MANIFEST_FORMAT, version: MANIFEST_VERSION, fingerprint, dim, root, items: [], segments: [], skipped: [], createdAt: now, updatedAt: now };
+  }
+
+  nextSegmentName(): string {
+    const used = new Set(fs.readdirSync(this.dir));
+    let name: string;
+    do name = `vectors-${String(++this.seq).padStart(6, "0")}.f32`;
+    while (used.has(name));
+    return name;
+  }
+
+  /** Writes rows as a new segment and commits the manifest that names it. */
+  appendSegment(items: StoredItem[], data: Float32Array): void {
+    if (items.length === 0) return;
+    const file = this.nextSegmentName();
+    writeFileAtomicSync(path.join(this.dir, file), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    this.manifest.segments.push({ file, rows: items.length, sha256: sha256(data) });
+    this.manifest.items.push(...items);
+    items.forEach((it, i) => this.vectors.set(it.name, data.subarray(i * this.manifest.dim, (i + 1) * this.manifest.dim)));
+    this.commit();
+  }
+
+  /** Rewrites all rows, in `order`, as one segment (drops removed rows, orders rows like the folder). */
+  compact(order: StoredItem[]): void {
+    const dim = this.manifest.dim;
+    const data = new Float32Array(order.length * dim);
+    order.forEach((it, i) => data.set(this.vectors.get(it.name)!, i * dim));
+    const file = this.nextSegmentName();
+    if (order.length) writeFileAtomicSync(path.join(this.dir, file), new Uint8Array(data.buffer));
+    this.manifest.segments = order.length ? [{ file, rows: order.length, sha256: sha256(data) }] : [];
+    this.manifest.items = order;
+    this.vectors = new Map(order.map((it, i) => [it.name, data.subarray(i * dim, (i + 1) * dim)] as const));
+    this.commit();
+  }
+
+  commit(): void {
+    this.manifest.updatedAt = new Date().toISOString();
+    writeFileAtomicSync(manifestPath(this.dir), JSON.stringify(this.manifest));
+    this.removeOrphans();
+  }
+
+  /** Deletes segment files the manifest does not name (left by a killed run or replaced by compaction). */
+  removeOrphans(): void {
+    const named = new Set(this.manifest.segments.map((s) => s.file));
+    for (const f of fs.readdirSync(this.dir)) if ((SEGMENT_PATTERN.test(f) && !named.has(f)) || f.endsWith(".tmp")) fs.rmSync(path.join(this.dir, f), { force: true });
+  }
+}
+
+/**
+ * Brings the index in `opts.dir` up to date with `items`: new and changed images are extracted with
+ * `extractFn` in batches (each committed on completion), removed ones dropped, then the optional
+ * post-processing is refitted on all vectors.
+ */
+export async function buildOrUpdateIndex(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptions): Promise<BuildResult> {
+  const rep = reporterOf(opts.reporter);
+  const batchSize = opts.batchSize ?? 128;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidOption("batchSize", "positive integer", opts.batchSize);
+  const names = new Set<string>();
+  for (const it of items) {
+    if (names.has(it.name)) throw invalidOption("items", "unique names", it.name);
+    names.add(it.name);
+  }
+  const lock = acquireLock(opts.dir, opts.reporter);
+  try {
+    return await update(items, extractFn, opts, batchSize, rep);
+  } finally {
+    lock.release();
+  }
+}
+
+async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptions, batchSize: number, rep: ReturnType<typeof reporterOf>): Promise<BuildResult> {
+  const dir = opts.dir;
+  let old: IndexManifest | undefined;
+  try {
+    old = readManifest(dir);
+  } catch (e) {
+    if (!isCbirError(e) || e.code !== "E_INDEX_CORRUPT") throw e;
+    rep.warn(`${e.message} Rebuilding the index.`, manifestPath(dir));
+  }
+  if (old && old.fingerprint.id !== opts.fingerprint.id) {
+    if (!opts.rebuild) assertSameFingerprint(old.fingerprint, opts.fingerprint, manifestPath(dir));
+    rep.info(`rebuilding: the index was made by another pipeline (${diffFingerprints(old.fingerprint, opts.fingerprint).join("; ")}).`, manifestPath(dir));
+    old = undefined;
+  }
+
+  // Known vectors, by name, from the segments that pass their checksum.
+  const known = new Map<string, { item: StoredItem; vector: Float32Array }>();
+  let dim = old?.dim ?? 0;
+  let dropped = 0;
+  if (old) {
+    let row = 0;
+    for (const seg of old.segments) {
+      const segItems = old.items.slice(row, row + seg.rows);
+      row += seg.rows;
+      try {
+        const data = readSegment(dir, seg, old.dim);
+        segItems.forEach((it, i) => known.set(it.name, { item: it, vector: data.subarray(i * old!.dim, (i + 1) * old!.dim) }));
+      } catch (e) {
+        if (!isCbirError(e)) throw e;
+        rep.warn(`${e.message} Its ${seg.rows} images are recomputed.`, path.join(dir, seg.file));
+        dropped += seg.rows;
+      }
+    }
+  }
+
+  // Classify the folder's images against what the index knows.
+  const byHash = new Map<string, string>(); // sha256 -> known name, for rename detection
+  for (const k of known.values()) byHash.set(k.item.sha256, k.item.name);
+  const oldSkips = new Map((old?.skipped ?? []).map((s) => [s.name, s] as const));
+  const keep: StoredItem[] = [];
+  const todo: { item: ImageItem; stored: StoredItem }[] = [];
+  const added: string[] = [];
+  const changed: string[] = [];
+  const renamed: [string, string][] = [];
+  const skipped: SkippedFile[] = [];
+  const stillSkipped: StoredSkip[] = [];
+  const reuse = new Map<string, Float32Array>();
+  const claimed = new Set<string>();
+  for (const it of items) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(it.path);
+    } catch (e) {
+      skipped.push({ path: it.path, reason: `cannot open (${(e as NodeJS.ErrnoException).code})` });
+      continue;
+    }
+    const prevSkip = oldSkips.get(it.name);
+    if (prevSkip && prevSkip.size === st.size && prevSkip.mtimeMs === st.mtimeMs) {
+      skipped.push({ path: it.path, reason: prevSkip.reason });
+      stillSkipped.push(prevSkip);
+      continue;
+    }
+    const prev = known.get(it.name);
+    const base = { name: it.name, path: it.path, ...(it.label !== undefined ? { label: it.label } : {}), size: st.size, mtimeMs: st.mtimeMs };
+    if (prev && !opts.verifyContent && prev.item.size === st.size && prev.item.mtimeMs === st.mtimeMs) {
+      keep.push({ ...base, sha256: prev.item.sha256 });
+      reuse.set(it.name, prev.vector);
+      claimed.add(it.name);
+      continue;
+    }
+    const hash = fileHash(it.path);
+    if (prev && prev.item.sha256 === hash) {
+      keep.push({ ...base, sha256: hash });
+      reuse.set(it.name, prev.vector);
+      claimed.add(it.name);
+      continue;
+    }
+    const from = byHash.get(hash);
+    if (!prev && from !== undefined && !names(items).has(from) && !claimed.has(from)) {
+      keep.push({ ...base, sha256: hash });
+      reuse.set(it.name, known.get(from)!.vector);
+      claimed.add(from);
+      renamed.push([from, it.name]);
+      continue;
+    }
+    (prev ? changed : added).push(it.name);
+    todo.push({ item: it, stored: { ...base, sha256: hash } });
+  }
+  const present = names(items);
+  const removed = [...known.keys()].filter((n) => !present.has(n) && !renamed.some(([f]) => f === n));
+  const unchanged = keep.length - renamed.length;
+  rep.log(`index ${dir}: ${unchanged} unchanged, ${added.length} new, ${changed.length} changed, ${removed.length} removed, ${renamed.length} renamed${dropped ? `, ${dropped} to recompute from a corrupt file` : ""}`);
+
+  if (dim === 0 && todo.length === 0 && keep.length === 0)
+    throw new CbirError("E_NO_IMAGES", "no usable image to index.", { file: opts.root ?? dir, fix: "check the folder and the skipped files listed above." });
+
+  // Start from the kept rows: one compacted segment when anything was dropped, else the old segments as they are.
+  let writer: Writer | undefined;
+  const ensureWriter = (d: number) => {
+    if (writer) return writer;
+    writer = new Writer(dir, opts.fingerprint, d, opts.root);
+    if (old) writer.manifest.createdAt = old.createdAt;
+    writer.manifest.skipped = stillSkipped;
+    if (old?.post) writer.manifest.post = old.post;
+    const untouched = old && dropped === 0 && removed.length === 0 && changed.length === 0 && renamed.length === 0 && keep.length === old.items.length;
+    if (untouched) {
+      writer.manifest.items = [...old!.items];
+      writer.manifest.segments = [...old!.segments];
+      for (const it of old!.items) writer.vectors.set(it.name, known.get(it.name)!.vector);
+      // refresh the recorded times of files touched without a content change
+      const fresh = new Map(keep.map((k) => [k.name, k] as const));
+      writer.manifest.items = writer.manifest.items.map((it) => fresh.get(it.name) ?? it);
+    } else {
+      for (const k of keep) writer.vectors.set(k.name, reuse.get(k.name)!);
+      writer.compact(keep);
+    }
+    return writer;
+  };
+  if (dim > 0) ensureWriter(dim);
+
+  // Extract and commit the new and changed images batch by batch.
+  let done = 0;
+  const newSkips: StoredSkip[] = [];
+  for (let b = 0; b < todo.length; b += batchSize) {
+    const batch = todo.slice(b, b + batchSize);
+    const { features, skipped: bad } = await extractFn(batch.map((t) => t.item));
+    assertSameFingerprint(opts.fingerprint, features.fingerprint);
+    for (const s of bad) {
+      skipped.push(s);
+      const t = batch.find((x) => x.item.path === s.path);
+      if (t) newSkips.push({ name: t.item.name, path: t.item.path, size: t.stored.size, mtimeMs: t.stored.mtimeMs, reason: s.reason });
+    }
+    done += batch.length;
+    rep.progress("index", done, todo.length);
+    if (features.ids.length === 0) continue;
+    if (dim === 0) dim = features.dim;
+    const w = ensureWriter(dim);
+    if (features.dim !== dim) throw invalidOption("extracted vector length", `${dim} (the index's)`, features.dim);
+    w.manifest.skipped.push(...newSkips.splice(0));
+    const byName = new Map(batch.map((t) => [t.item.name, t.stored] as const));
+    const rows: StoredItem[] = features.ids.map((id) => {
+      const s = byName.get(id);
+      if (!s) throw new CbirError("E_BAD_OPTION", `extractor returned a vector for '${id}', which was not asked for.`, { fix: "return features whose ids are the items' names." });
+      return s;
+    });
+    w.appendSegment(rows, features.data);
+  }
+  if (!writer) throw new CbirError("E_NO_IMAGES", "no usable image to index: every image was skipped.", { file: opts.root ?? dir, fix: "check the skipped files listed above." });
+  const w: Writer = writer;
+  w.manifest.skipped.push(...newSkips);
+
+  // Final layout: one segment, rows in the folder's order; then the post-processing, refitted if anything changed.
+  const order = items.map((it) => it.name).filter((n) => w.vectors.has(n));
+  const inOrder = w.manifest.segments.length === 1 && order.length === w.manifest.items.length && order.every((n, i) => w.manifest.items[i].name === n);
+  if (!inOrder) w.compact(order.map((n) => w.manifest.items.find((it) => it.name === n)!));
+  const steps = opts.post ?? (w.manifest.post ? w.manifest.post.steps.join(",") : undefined);
+  const anyChange = todo.length > 0 || removed.length > 0 || renamed.length > 0 || dropped > 0 || !old;
+  const stepLabels = typeof steps === "string" ? steps : steps?.map(postStepLabel).join(",");
+  const samePost = old?.post && stepLabels === old.post.steps.join(",");
+  if (stepLabels && (anyChange || !samePost)) {
+    const parsed = parsePostSteps(stepLabels);
+    const raw: FeatureMatrix = { ids: w.manifest.items.map((i) => i.name), dim, data: concatRows(w), fingerprint: opts.fingerprint };
+    const { features, state } = postprocess(raw, parsed, opts.reporter);
+    w.manifest.post = { steps: parsed.map(postStepLabel), state: postToJSON(state), fingerprint: features.fingerprint };
+  } else if (!stepLabels) delete w.manifest.post;
+  w.manifest.root = opts.root ?? w.manifest.root;
+  if (opts.config) w.manifest.config = { ...opts.config };
+  else if (old?.config) w.manifest.config = old.config;
+  w.commit();
+  return { index: toStoredIndex(dir, w.manifest, concatRows(w)), added, changed, removed, renamed, unchanged, skipped };
+}
+
+function concatRows(w: Writer): Float32Array {
+  const dim = w.manifest.dim;
+  const data = new Float32Array(w.manifest.items.length * dim);
+  w.manifest.items.forEach((it, i) => data.set(w.vectors.get(it.name)!, i * dim));
+  return data;
+}
+
+const nameCache = new WeakMap<ImageItem[], Set<string>>();
+function names(items: ImageItem[]): Set<string> {
+  let s = nameCache.get(items);
+  if (!s) nameCache.set(items, (s = new Set(items.map((i) => i.name))));
+  return s;
+}

@@ -1,0 +1,78 @@
+/**
+ * One writer per index: a lock file holding the writer's pid, host and start time, created with O_EXCL.
+ * A lock whose process is gone (killed run, crash) is stale and taken over with a notice; a live one is
+ * E_LOCKED, naming the process so the user can wait for it or stop it.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CbirError } from "../errors";
+import { reporterOf, type Reporter } from "../report";
+
+export const LOCK_FILE = "index.lock";
+
+export interface LockInfo {
+  pid: number;
+  host: string;
+  startedAt: string;
+}
+
+export interface IndexLock {
+  readonly file: string;
+  release(): void;
+}
+
+/** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function readLock(file: string): LockInfo | undefined {
+  try {
+    const info = JSON.parse(fs.readFileSync(file, "utf8")) as LockInfo;
+    return typeof info.pid === "number" ? info : undefined;
+  } catch {
+    return undefined; // unreadable or half-written: treated as stale
+  }
+}
+
+export function acquireLock(dir: string, reporter?: Reporter): IndexLock {
+  const rep = reporterOf(reporter);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, LOCK_FILE);
+  const mine: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(file, JSON.stringify(mine), { flag: "wx" });
+      let released = false;
+      return {
+        file,
+        release() {
+          if (released) return;
+          released = true;
+          const now = readLock(file);
+          if (now && now.pid === mine.pid && now.startedAt === mine.startedAt) fs.rmSync(file, { force: true });
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const held = readLock(file);
+    // another host's pid cannot be checked from here: trust its lock
+    const alive = held !== undefined && (held.host !== mine.host || processAlive(held.pid));
+    if (alive)
+      throw new CbirError("E_LOCKED", `index '${dir}' is being written by process ${held!.pid} on ${held!.host} (started ${held!.startedAt}).`, {
+        file,
+        fix: `wait for that run to finish, or stop it; if no such process exists, delete ${file}.`,
+      });
+    rep.warn(held ? `removing the stale lock of process ${held.pid} (started ${held.startedAt}, no longer running).` : "removing an unreadable lock file.", file);
+    fs.rmSync(file, { force: true });
+  }
+  throw new CbirError("E_LOCKED", `could not take the lock of index '${dir}'.`, { file, fix: `delete ${file} if no other run is writing the index.` });
+}

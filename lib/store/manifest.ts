@@ -1,0 +1,93 @@
+/**
+ * The on-disk layout of an index folder:
+ *   manifest.json        what is in the index (below), rewritten atomically after every committed batch
+ *   vectors-<n>.f32      row-major float32 segments; each batch of new images is one segment, and a finished
+ *                        run compacts them into a single file; every segment has its sha256 in the manifest
+ *   index.lock           the current writer (lock.ts)
+ * A run killed between two commits leaves the last manifest and the segments it names: the next run
+ * resumes from there, deleting any segment the manifest does not name.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CbirError } from "../errors";
+import type { Fingerprint } from "../fingerprint";
+import type { FittedPostJSON } from "../reduce/postprocess";
+
+export const MANIFEST_FILE = "manifest.json";
+export const MANIFEST_FORMAT = "cbir-index";
+export const MANIFEST_VERSION = 1;
+export const SEGMENT_PATTERN = /^vectors-(\d+)\.f32$/;
+
+export interface StoredItem {
+  /** Path relative to the database root (the id). */
+  name: string;
+  /** Absolute path when indexed. */
+  path: string;
+  label?: string;
+  sha256: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface StoredSkip {
+  name: string;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  reason: string;
+}
+
+export interface Segment {
+  file: string;
+  rows: number;
+  sha256: string;
+}
+
+export interface IndexManifest {
+  format: typeof MANIFEST_FORMAT;
+  version: number;
+  /** Fingerprint of the stored (raw, extracted) vectors. */
+  fingerprint: Fingerprint;
+  dim: number;
+  root?: string;
+  /** In row order: segment 0's rows, then segment 1's... */
+  items: StoredItem[];
+  segments: Segment[];
+  /** Files that could not be used, remembered so unchanged ones are not retried on every update. */
+  skipped: StoredSkip[];
+  /** Post-processing fitted on the stored vectors; `fingerprint` is that of the post-processed vectors. */
+  post?: { steps: string[]; state: FittedPostJSON; fingerprint: Fingerprint };
+  /** The settings the index was built with (model name, layer, pooling...), so queries can reuse them. */
+  config?: Record<string, string | number | boolean>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function manifestPath(dir: string): string {
+  return path.join(dir, MANIFEST_FILE);
+}
+
+/** undefined when the folder has no manifest; E_INDEX_CORRUPT when it has one that cannot be read. */
+export function readManifest(dir: string): IndexManifest | undefined {
+  const file = manifestPath(dir);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  let m: IndexManifest;
+  try {
+    m = JSON.parse(text) as IndexManifest;
+  } catch (e) {
+    throw new CbirError("E_INDEX_CORRUPT", `index manifest is not valid JSON (${(e as Error).message}).`, { file, fix: "delete the index folder; it is rebuilt." });
+  }
+  const rows = Array.isArray(m?.segments) ? m.segments.reduce((s, g) => s + g.rows, 0) : -1;
+  if (m?.format !== MANIFEST_FORMAT || !Array.isArray(m.items) || rows !== m.items.length || !m.fingerprint?.id || !(m.dim >= 1))
+    throw new CbirError("E_INDEX_CORRUPT", "index manifest is incomplete or not a cbir index.", { file, fix: "delete the index folder; it is rebuilt." });
+  if (m.version > MANIFEST_VERSION)
+    throw new CbirError("E_INDEX_CORRUPT", `index format version ${m.version} is newer than this toolkit reads (${MANIFEST_VERSION}).`, { file, fix: "update the toolkit, or rebuild the index." });
+  m.skipped ??= [];
+  return m;
+}

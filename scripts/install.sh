@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on Debian 12 with Node 20: Jupyter (classic Notebook, nbclient,
+# nbconvert) and the public-domain clip art when missing, then the npm packages from the lock file.
+# Nothing else is downloaded: the model weights the default pipeline uses ship inside the nsfwjs package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+/usr/bin/python3 -c "import notebook, nbclient, nbconvert, ipykernel" 2>/dev/null || need+=(jupyter-notebook python3-nbconvert python3-nbclient python3-ipykernel)
+[ -d /usr/share/openclipart/png ] || need+=(openclipart-png)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "Installing Debian packages: ${need[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# onnxruntime-node's install step would download CUDA providers; .npmrc skips it (the CPU runtime ships in the package)
+npm ci --no-audit --no-fund

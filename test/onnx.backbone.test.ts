@@ -1,0 +1,126 @@
+/**
+ * The ONNX Runtime backbone around the exporter: the cache of exported files (keyed, atomic, corrupt
+ * files replaced), input checks, threads, the worker thread that keeps the event loop free, and the
+ * batch-size tuner.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { getTf } from "../lib/backbone/tf";
+import { BatchTuner, createOnnxBackbone, onnxCacheFile } from "../lib/backbone/onnx";
+import { isCbirError } from "../lib/errors";
+import { FIXTURE_SIZE as SIZE, cut, fixtureMeta as meta, inputs, mobileLike, seedWeights } from "./onnx.fixtures";
+
+test("exports are cached by model, weights, layer and size; a corrupt cache file is replaced", async () => {
+  const tf = await getTf();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-onnx-cache-"));
+  try {
+    const model = cut(tf, mobileLike(tf, SIZE), "m_add");
+    seedWeights(tf, model, 3);
+    const m = meta("fixture:mobile_like", model, "hash-a");
+    const file = onnxCacheFile(m, dir);
+    assert.ok(file.startsWith(path.join(dir, "onnx") + path.sep) && file.endsWith(".onnx"));
+    const logs: string[] = [];
+    const first = await createOnnxBackbone(model, m, { log: (l) => logs.push(l) }, { cacheDir: dir });
+    assert.equal(first.fromCache, false);
+    assert.equal(first.onnxFile, file);
+    assert.ok(fs.existsSync(file));
+    assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith(".tmp")), []);
+    const { batch, n } = await inputs(2, SIZE);
+    const a = await first.infer(batch, n);
+    first.dispose();
+
+    const second = await createOnnxBackbone(model, m, undefined, { cacheDir: dir });
+    assert.equal(second.fromCache, true);
+    assert.deepEqual(await second.infer(batch, n), a);
+    second.dispose();
+
+    // any part of the key changes the file
+    assert.notEqual(onnxCacheFile({ ...m, weightsHash: "hash-b" }, dir), file);
+    assert.notEqual(onnxCacheFile({ ...m, layer: "m_gap" }, dir), file);
+    assert.notEqual(onnxCacheFile({ ...m, inputSize: [SIZE, SIZE + 1] }, dir), file);
+
+    fs.writeFileSync(file, "not an onnx model");
+    const warnings: string[] = [];
+    const third = await createOnnxBackbone(model, m, { notice: (x) => warnings.push(x.message) }, { cacheDir: dir });
+    assert.equal(third.fromCache, false);
+    assert.match(warnings.join("\n"), /could not be loaded/);
+    assert.deepEqual(await third.infer(batch, n), a);
+    third.dispose();
+    model.dispose();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("infer checks its input and honours the threads option", async () => {
+  const tf = await getTf();
+  const model = cut(tf, mobileLike(tf, SIZE), "m_gap");
+  seedWeights(tf, model, 5);
+  const b = await createOnnxBackbone(model, meta("fixture:threads", model, ""), undefined, { threads: 2 });
+  assert.equal(b.threads, 2);
+  await assert.rejects(b.infer(new Float32Array(10), 1), (e: unknown) => isCbirError(e) && e.code === "E_BAD_OPTION");
+  await assert.rejects(b.infer(new Float32Array(SIZE * SIZE * 3), 0), (e: unknown) => isCbirError(e) && e.code === "E_BAD_OPTION");
+  const out = await b.infer(new Float32Array(2 * SIZE * SIZE * 3), 2);
+  assert.equal(out.length, 2 * 12);
+  b.dispose();
+  await assert.rejects(createOnnxBackbone(model, meta("x", model, ""), undefined, { threads: 0 }), (e: unknown) => isCbirError(e) && e.code === "E_BAD_OPTION");
+  await assert.rejects(
+    createOnnxBackbone(model, { ...meta("x", model, ""), inputSize: [SIZE + 2, SIZE] }),
+    (e: unknown) => isCbirError(e) && e.code === "E_BAD_OPTION",
+  );
+  model.dispose();
+});
+
+test("the session runs in a worker thread by default, or on the calling thread, with the same results", async () => {
+  const tf = await getTf();
+  const model = cut(tf, mobileLike(tf, SIZE), "m_sep");
+  seedWeights(tf, model, 11);
+  const { batch, n } = await inputs(3, SIZE);
+  const worker = await createOnnxBackbone(model, meta("fixture:worker", model, ""));
+  const local = await createOnnxBackbone(model, meta("fixture:local", model, ""), undefined, { inWorker: false });
+  assert.equal(worker.inWorker, true);
+  assert.equal(local.inWorker, false);
+  // the event loop keeps turning while the worker computes
+  let ticks = 0;
+  let spinning = true;
+  const spin = () => {
+    ticks++;
+    if (spinning) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const a = await worker.infer(batch, n);
+  spinning = false;
+  assert.ok(ticks > 0, "no event-loop turn during inference");
+  // a view into a larger buffer is sent as just the batch
+  const padded = new Float32Array(batch.length + 100);
+  padded.set(batch, 100);
+  assert.deepEqual(await worker.infer(padded.subarray(100), n), a);
+  assert.deepEqual(await local.infer(batch, n), a);
+  worker.dispose();
+  local.dispose();
+  await assert.rejects(worker.infer(batch, n), /disposed/);
+  model.dispose();
+});
+
+test("BatchTuner tries each size, ignores each size's first batch, then keeps the fastest per image", () => {
+  const tuner = new BatchTuner({ candidates: [4, 8, 16], trials: 3 });
+  assert.equal(tuner.largest, 16);
+  const msPerImage: Record<number, number> = { 4: 10, 8: 6, 16: 5.9 }; // 16 is not clearly (5%) faster than 8
+  const asked: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const b = tuner.next();
+    asked.push(b);
+    const first = asked.filter((x) => x === b).length === 1;
+    tuner.record(b, b * msPerImage[b] * (first ? 20 : 1)); // the first batch of a size is slow
+  }
+  assert.deepEqual(asked, [4, 4, 4, 8, 8, 8, 16, 16, 16]);
+  assert.equal(tuner.chosen, undefined);
+  assert.equal(tuner.next(), 8);
+  assert.equal(tuner.chosen, 8);
+  assert.equal(Math.round(tuner.measured()[4]), 100);
+  assert.deepEqual(new BatchTuner({ candidates: [4, 8, 16, 32], max: 10 }).largest, 8);
+  assert.throws(() => new BatchTuner({ candidates: [0] }), (e: unknown) => isCbirError(e) && e.code === "E_BAD_OPTION");
+});

@@ -1,0 +1,153 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { tsne, trustworthiness, labelAgreement, klDivergence, type TsneResult } from "../lib/plot";
+import { conditionalP, nearestNeighbours, symmetrize } from "../lib/plot/tsne-affinity";
+import { createDotKernel } from "../lib/plot/simd-dots";
+import { pcaInit } from "../lib/plot/tsne-init";
+import type { Notice } from "../lib/report";
+import { blobs } from "./plot.fixtures";
+
+test("the exact (tsne-js) and Barnes-Hut paths agree in quality on a small labelled set", () => {
+  const n = 72, dim = 16;
+  const { data, labels } = blobs(n, dim, 4, 11);
+  const exact = tsne(data, n, dim, { method: "exact", perplexity: 15, iterations: 500, seed: 3 });
+  const bh = tsne(data, n, dim, { method: "barnes-hut", perplexity: 15, iterations: 500, seed: 3 });
+  assert.equal(exact.method, "exact");
+  assert.equal(bh.method, "barnes-hut");
+  const tExact = trustworthiness(data, n, dim, exact.coords, 5);
+  const tBh = trustworthiness(data, n, dim, bh.coords, 5);
+  assert.ok(tExact > 0.9, `exact trustworthiness ${tExact}`);
+  assert.ok(tBh > 0.9, `Barnes-Hut trustworthiness ${tBh}`);
+  assert.ok(Math.abs(tExact - tBh) < 0.05, `${tExact} vs ${tBh}`);
+  assert.equal(labelAgreement(exact.coords, labels), 1);
+  assert.equal(labelAgreement(bh.coords, labels), 1);
+  assert.ok(exact.kl >= 0 && bh.kl >= 0);
+});
+
+test("same seed, same map; another seed with random init, another map (both paths)", () => {
+  const n = 40, dim = 8;
+  const { data } = blobs(n, dim, 3, 5);
+  const same = (a: TsneResult, b: TsneResult) => a.coords.every((v, i) => v === b.coords[i]);
+  for (const method of ["barnes-hut", "exact"] as const) {
+    const a = tsne(data, n, dim, { method, iterations: 300, seed: 7, init: "random" });
+    const b = tsne(data, n, dim, { method, iterations: 300, seed: 7, init: "random" });
+    const c = tsne(data, n, dim, { method, iterations: 300, seed: 8, init: "random" });
+    assert.ok(same(a, b), `${method}: identical with the same seed`);
+    assert.equal(a.kl, b.kl);
+    assert.ok(!same(a, c), `${method}: different with another seed`);
+  }
+});
+
+test("auto picks exact for small collections and Barnes-Hut above 100 points", () => {
+  const small = blobs(30, 4, 3, 1);
+  const big = blobs(130, 4, 3, 1);
+  assert.equal(tsne(small.data, 30, 4, { iterations: 100 }).method, "exact");
+  const r = tsne(big.data, 130, 4, { iterations: 300 });
+  assert.equal(r.method, "barnes-hut");
+  assert.equal(r.coords.length, 260);
+  assert.ok(r.coords.every(Number.isFinite));
+});
+
+test("perplexity is clamped to (n - 1) / 3 with a notice", () => {
+  const notices: Notice[] = [];
+  const { data } = blobs(22, 5, 2, 2);
+  const r = tsne(data, 22, 5, { method: "barnes-hut", iterations: 100, reporter: { notice: (x) => notices.push(x) } });
+  assert.equal(r.perplexity, 7);
+  assert.equal(notices.length, 1);
+  assert.match(notices[0].message, /perplexity 30 is too large for 22 points; using 7/);
+});
+
+test("tiny inputs and bad inputs", () => {
+  assert.deepEqual(Array.from(tsne(new Float32Array([1, 2]), 1, 2).coords), [0, 0]);
+  assert.equal(tsne(new Float32Array(4), 2, 2).coords.length, 4);
+  assert.throws(() => tsne(new Float32Array(10), 3, 4), { code: "E_BAD_OPTION", message: /holds 10 values but n \* dim = 12/ });
+  assert.throws(() => tsne(new Float32Array([0, 1, NaN, 1, 0, 0]), 3, 2), { message: /row 1 holds NaN/ });
+  assert.throws(() => tsne(new Float32Array(6), 3, 2, { method: "fast" as "exact" }), {
+    message: 'Expected one of auto, exact, barnes-hut for method but received "fast" of type string',
+  });
+  assert.throws(() => tsne(new Float32Array(6), 3, 2, { iterations: 10 }), { message: /integer between 50 and 100000 for iterations/ });
+});
+
+test("coincident points do not break the Barnes-Hut quadtree", () => {
+  const n = 120, dim = 3;
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) data[i * dim] = i < 60 ? 0 : 5; // two groups of 60 identical points
+  const r = tsne(data, n, dim, { method: "barnes-hut", iterations: 200 });
+  assert.ok(r.coords.every(Number.isFinite));
+  assert.ok(Number.isFinite(r.kl));
+});
+
+test("neighbour search: the SIMD kernel and the JavaScript loop both find the true neighbours", () => {
+  const n = 37, dim = 13, k = 6; // sizes that are not multiples of 4 exercise the padding
+  const { data } = blobs(n, dim, 3, 9);
+  const nb = nearestNeighbours(data, n, dim, k);
+  for (let i = 0; i < n; i++) {
+    const d = Array.from({ length: n }, (_, j) => {
+      let s = 0;
+      for (let t = 0; t < dim; t++) s += (data[i * dim + t] - data[j * dim + t]) ** 2;
+      return { j, s };
+    }).filter((x) => x.j !== i);
+    d.sort((a, b) => a.s - b.s);
+    assert.deepEqual(Array.from(nb.index.subarray(i * k, (i + 1) * k)), d.slice(0, k).map((x) => x.j), `row ${i}`);
+    for (let t = 0; t < k; t++) assert.ok(Math.abs(nb.dist2[i * k + t] - d[t].s) < 1e-3 * (1 + d[t].s));
+  }
+  const kernel = createDotKernel(data, n, dim, 4);
+  assert.ok(kernel, "WebAssembly SIMD is available on Node 20");
+  const dots = kernel.rowDots(5, 8, 2);
+  for (let j = 8; j < 16; j++) {
+    let s = 0;
+    for (let t = 0; t < dim; t++) s += data[5 * dim + t] * data[j * dim + t];
+    assert.ok(Math.abs(dots[j - 8] - s) < 1e-4 * (1 + Math.abs(s)));
+  }
+});
+
+test("affinities: each conditional row reaches the perplexity, and P is symmetric and sums to 1", () => {
+  const n = 50, dim = 6, perplexity = 8;
+  const { data } = blobs(n, dim, 2, 4);
+  const nb = nearestNeighbours(data, n, dim, 25);
+  const Pc = conditionalP(nb, n, perplexity);
+  for (let i = 0; i < n; i++) {
+    let h = 0;
+    for (let t = 0; t < 25; t++) {
+      const p = Pc[i * 25 + t];
+      if (p > 0) h -= p * Math.log(p);
+    }
+    assert.ok(Math.abs(Math.exp(h) - perplexity) < 1e-3, `row ${i} perplexity ${Math.exp(h)}`);
+  }
+  const P = symmetrize(nb, Pc, n);
+  let sum = 0;
+  const at = (i: number, j: number) => {
+    for (let e = P.rowStart[i]; e < P.rowStart[i + 1]; e++) if (P.cols[e] === j) return P.vals[e];
+    return 0;
+  };
+  for (let i = 0; i < n; i++) {
+    for (let e = P.rowStart[i]; e < P.rowStart[i + 1]; e++) {
+      sum += P.vals[e];
+      assert.equal(P.vals[e], at(P.cols[e], i));
+    }
+  }
+  assert.ok(Math.abs(sum - 1) < 1e-9);
+  // KL of a map that keeps the blobs apart is lower than that of a random layout
+  const good = tsne(data, n, dim, { method: "barnes-hut", perplexity, iterations: 300 });
+  const rand = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 12.9898) * 10);
+  assert.ok(klDivergence(P, good.coords) < klDivergence(P, rand));
+});
+
+test("PCA start layout follows the direction of largest variance", () => {
+  const n = 200, dim = 10;
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const s = (i / n - 0.5) * 20;
+    for (let t = 0; t < dim; t++) data[i * dim + t] = (t === 3 ? s : 0) + Math.sin(i * 7 + t) * 0.1;
+  }
+  const y = pcaInit(data, n, dim, 0);
+  let corr = 0;
+  for (let i = 0; i < n; i++) corr += y[2 * i] * ((i / n - 0.5) * 20);
+  assert.ok(Math.abs(corr) > 0, "first component carries the spread");
+  // scaled as scikit-learn: std of the first coordinate 1e-4, monotone in the source coordinate
+  let ok = 0;
+  for (let i = 1; i < n; i++) if (Math.sign(y[2 * i] - y[2 * i - 2]) === Math.sign(corr)) ok++;
+  assert.ok(ok > n * 0.95);
+  const std = Math.sqrt(Array.from({ length: n }, (_, i) => y[2 * i] ** 2).reduce((a, b) => a + b) / n);
+  assert.ok(Math.abs(std - 1e-4) < 1e-6);
+});

@@ -1,0 +1,127 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { makeFingerprint } from "../lib/fingerprint";
+import type { FeatureMatrix } from "../lib/types";
+import { rankAll, rankQueries, topK, vectorSsim, higherIsBetter, METRICS, dotBlock, dhashBits, hammingDistance, augmentDatabase } from "../lib/rank";
+
+const fp = makeFingerprint({ backbone: "test" });
+const mat = (rows: number[][], ids = rows.map((_, i) => `r${i}`), fingerprint = fp): FeatureMatrix => ({
+  ids,
+  dim: rows[0].length,
+  data: Float32Array.from(rows.flat()),
+  fingerprint,
+});
+const ids = (r: { hits: { id: string }[] }) => r.hits.map((h) => h.id);
+
+test("cosine leave-one-out: self excluded, ties broken by database order", () => {
+  const m = mat([[1, 0], [1, 0], [0, 1], [1, 1]], ["a", "b", "c", "d"]);
+  const r = rankAll(m, { metric: "cosine", k: Infinity, labels: new Map([["a", "x"], ["b", "x"], ["c", "y"], ["d", "y"]]) });
+  assert.deepEqual(ids(r[0]), ["b", "d", "c"]);
+  assert.deepEqual(ids(r[2]), ["d", "a", "b"], "a and b tie at 0: a first");
+  assert.ok(Math.abs(r[0].hits[1].score - Math.SQRT1_2) < 1e-6);
+  assert.equal(r[0].hits[0].score, 1);
+  assert.equal(r[0].queryLabel, "x");
+  assert.equal(r[0].hits[1].label, "y");
+  assert.equal(r[0].metric, "cosine");
+  assert.equal(r[0].higherIsBetter, true);
+});
+
+test("k limits the hits; k = n - 1 is the full ranking", () => {
+  const m = mat([[1, 0], [0.9, 0.1], [0, 1], [0.5, 0.5], [0.2, 0.8]]);
+  assert.equal(rankAll(m, { k: 2 })[0].hits.length, 2);
+  assert.equal(rankAll(m, { k: 4 })[0].hits.length, 4);
+  assert.equal(rankAll(m, { k: Infinity })[0].hits.length, 4);
+});
+
+test("euclidean and squared euclidean: exact distances, smallest first", () => {
+  const m = mat([[0, 0], [3, 4], [1, 0]]);
+  const e = rankAll(m, { metric: "euclidean", k: Infinity });
+  assert.deepEqual(ids(e[0]), ["r2", "r1"]);
+  assert.ok(Math.abs(e[0].hits[1].score - 5) < 1e-5);
+  assert.equal(e[0].higherIsBetter, false);
+  const s = rankAll(m, { metric: "sqeuclidean", k: Infinity });
+  assert.ok(Math.abs(s[1].hits[0].score - 20) < 1e-4, "(3-1)^2 + 4^2 = 20");
+});
+
+test("ssim-features through the kernel equals the direct global-statistics SSIM", () => {
+  const rows = [[0.1, 0.5, 0.9, 0.3], [0.2, 0.4, 0.8, 0.1], [0.9, 0.1, 0.2, 0.7], [0.3, 0.3, 0.6, 0.2]];
+  const m = mat(rows);
+  const range = 0.9 - 0.1;
+  const r = rankAll(m, { metric: "ssim-features", k: Infinity });
+  for (const h of r[0].hits) {
+    const j = Number(h.id.slice(1));
+    assert.ok(Math.abs(h.score - vectorSsim(rows[0], rows[j], range)) < 1e-5);
+  }
+  assert.ok(Math.abs(vectorSsim(rows[1], rows[1], 1) - 1) < 1e-12, "SSIM of a vector with itself is 1");
+  const se = rankAll(m, { metric: "ssim-over-euclidean", k: Infinity });
+  const h = se[0].hits.find((x) => x.id === "r2")!;
+  const dist = Math.hypot(...rows[0].map((v, k) => v - rows[2][k]));
+  assert.ok(Math.abs(h.score - vectorSsim(rows[0], rows[2], range) / dist) < 1e-4);
+});
+
+test("dhash: bits from neighbour differences and Hamming ranking", () => {
+  // 3 x 2 grey pixels (size 2): row 0 = 9 5 7 -> bits 1 0; row 1 = 1 2 0 -> bits 0 1
+  assert.deepEqual(Array.from(dhashBits([9, 5, 7, 1, 2, 0], 2)), [1, 0, 0, 1]);
+  assert.equal(hammingDistance([1, 0, 0, 1], [1, 1, 0, 0]), 2);
+  const m = mat([[1, 0, 0, 1], [1, 1, 0, 0], [1, 0, 0, 0]]);
+  const r = rankAll(m, { metric: "dhash", k: Infinity });
+  assert.deepEqual(ids(r[0]), ["r2", "r1"]);
+  assert.deepEqual(r[0].hits.map((h) => h.score), [1, 2]);
+});
+
+test("every metric has a direction", () => {
+  for (const m of METRICS) assert.equal(typeof higherIsBetter(m), "boolean");
+  assert.throws(() => higherIsBetter("manhattan" as never), /Expected one of cosine/);
+});
+
+test("rankQueries: external queries, labels, and refusal of another pipeline's vectors", () => {
+  const db = mat([[1, 0], [0, 1]], ["a", "b"]);
+  const q = mat([[0.9, 0.2]], ["q"]);
+  const r = rankQueries(db, q, { k: 1, labels: new Map([["a", "x"]]), queryLabels: new Map([["q", "x"]]) });
+  assert.deepEqual(ids(r[0]), ["a"]);
+  assert.equal(r[0].queryLabel, "x");
+  const other = mat([[1, 0]], ["q"], makeFingerprint({ backbone: "test", layer: "other" }));
+  assert.throws(() => rankQueries(db, other), (e: Error & { code?: string }) => e.code === "E_FINGERPRINT_MISMATCH" && /layer/.test(e.message));
+});
+
+test("average query expansion re-queries with the mean of the query and its top hit", () => {
+  const deg = (a: number) => [Math.cos((a * Math.PI) / 180), Math.sin((a * Math.PI) / 180)];
+  const db = mat([deg(30), deg(60), deg(-50)], ["b", "c", "e"]);
+  const q = mat([deg(0)], ["q"]);
+  assert.deepEqual(ids(rankQueries(db, q, { k: 3 })[0]), ["b", "e", "c"]);
+  // expanded query points at 15 degrees: c (45 away) now beats e (65 away)
+  assert.deepEqual(ids(rankQueries(db, q, { k: 3, queryExpansion: 1 })[0]), ["b", "c", "e"]);
+});
+
+test("topK: best first, stable ties, skip, lower-is-better", () => {
+  const s = Float32Array.from([0.5, 0.9, 0.5, 0.1, 0.9]);
+  assert.deepEqual(topK(s, 3, true), [1, 4, 0]);
+  assert.deepEqual(topK(s, 2, false), [3, 0]);
+  assert.deepEqual(topK(s, 10, true, 1), [4, 0, 2, 3]);
+  const big = Float32Array.from({ length: 1000 }, (_, i) => (i * 37) % 101);
+  const heap = topK(big, 5, true);
+  const sorted = Array.from(big.keys()).sort((a, b) => big[b] - big[a] || a - b).slice(0, 5);
+  assert.deepEqual(heap, sorted, "heap path equals a full sort");
+});
+
+test("dotBlock equals naive dot products on every tile path", () => {
+  const nA = 7, nB = 5, d = 9;
+  const A = Float32Array.from({ length: nA * d }, (_, i) => Math.sin(i));
+  const B = Float32Array.from({ length: nB * d }, (_, i) => Math.cos(i * 0.7));
+  const out = new Float32Array(nA * nB);
+  dotBlock(A, nA, B, nB, d, out);
+  for (let i = 0; i < nA; i++)
+    for (let j = 0; j < nB; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += A[i * d + k] * B[j * d + k];
+      assert.ok(Math.abs(out[i * nB + j] - s) < 1e-5);
+    }
+});
+
+test("database-side augmentation averages each vector with its neighbours and keeps the fingerprint", () => {
+  const m = mat([[1, 0], [0.8, 0.6], [0, 1]]);
+  const a = augmentDatabase(m, { n: 1 });
+  assert.equal(a.fingerprint.id, m.fingerprint.id);
+  // row 0's nearest is row 1: mean of [1,0] and [0.8,0.6]
+  assert.ok(Math.abs(a.data[0] - 0.9) < 1e-6 && Math.abs(a.data[1] - 0.3) < 1e-6);
+});

@@ -1,0 +1,142 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { makeFingerprint } from "../lib/fingerprint";
+import type { FeatureMatrix } from "../lib/types";
+import type { Notice } from "../lib/report";
+import {
+  applyCenter,
+  applyPostprocess,
+  concatFeatures,
+  fitCenter,
+  fitPca,
+  applyPca,
+  fuseWithHistogram,
+  l2normalize,
+  parsePostSteps,
+  postFromJSON,
+  postprocess,
+  postToJSON,
+  symmetricEigen,
+} from "../lib/reduce";
+
+const fp = makeFingerprint({ backbone: "test" });
+const mat = (rows: number[][], ids = rows.map((_, i) => `r${i}`)): FeatureMatrix => ({
+  ids,
+  dim: rows[0].length,
+  data: Float32Array.from(rows.flat()),
+  fingerprint: fp,
+});
+const close = (a: ArrayLike<number>, b: number[], eps = 1e-5) => {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < b.length; i++) assert.ok(Math.abs(a[i] - b[i]) < eps, `[${i}] ${a[i]} vs ${b[i]}`);
+};
+
+test("l2normalize: unit rows, zero rows stay zero, fingerprint gains 'l2'", () => {
+  const out = l2normalize(mat([[3, 4], [0, 0]]));
+  close(out.data, [0.6, 0.8, 0, 0]);
+  assert.deepEqual(out.fingerprint.parts.reducers, ["l2"]);
+  assert.notEqual(out.fingerprint.id, fp.id);
+});
+
+test("centre: fit on the database, apply to it and to queries", () => {
+  const db = mat([[1, 2], [3, 4]]);
+  const s = fitCenter(db);
+  close(s.mean, [2, 3]);
+  const c = applyCenter(db, s);
+  close(c.data, [-1, -1, 1, 1]);
+  assert.match(c.fingerprint.parts.reducers[0], /^center:[0-9a-f]{16}$/);
+  const q = applyCenter(mat([[2, 3]], ["q"]), s);
+  close(q.data, [0, 0]);
+  assert.equal(q.fingerprint.id, c.fingerprint.id, "query and database share the fitted state, so the fingerprint");
+  const other = applyCenter(db, fitCenter(mat([[0, 0], [1, 1]])));
+  assert.notEqual(other.fingerprint.id, c.fingerprint.id, "a mean fitted on other data changes the fingerprint");
+});
+
+test("symmetric eigen-decomposition: known spectrum and A v = lambda v", () => {
+  const { values } = symmetricEigen([Float64Array.from([2, 1, 0]), Float64Array.from([1, 2, 0]), Float64Array.from([0, 0, 3])]);
+  close(values, [3, 3, 1], 1e-12);
+  let s = 7;
+  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const n = 20;
+  const A = Array.from({ length: n }, () => new Float64Array(n));
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) A[i][j] = A[j][i] = rnd();
+  const e = symmetricEigen(A);
+  for (let c = 0; c < n; c++) {
+    for (let i = 0; i < n; i++) {
+      let av = 0;
+      for (let j = 0; j < n; j++) av += A[i][j] * e.vectors[c][j];
+      assert.ok(Math.abs(av - e.values[c] * e.vectors[c][i]) < 1e-10);
+    }
+    if (c > 0) assert.ok(e.values[c] <= e.values[c - 1]);
+  }
+});
+
+test("PCA on points along a line: one axis, clamped with a notice, whitening gives unit variance", () => {
+  const db = mat([[1, 1], [2, 2], [3, 3]]);
+  const notices: Notice[] = [];
+  const s = fitPca(db, { dims: 2 }, { notice: (n) => notices.push(n) });
+  assert.equal(s.dims, 1);
+  assert.equal(notices.length, 1);
+  assert.match(notices[0].message, /span only 1: keeping 1/);
+  close(s.components, [Math.SQRT1_2, Math.SQRT1_2]);
+  close(applyPca(db, s).data, [-Math.SQRT2, 0, Math.SQRT2]);
+  const w = fitPca(db, { dims: 1, whiten: true });
+  close(applyPca(db, w).data, [-1, 0, 1]);
+  assert.notEqual(applyPca(db, w).fingerprint.id, applyPca(db, s).fingerprint.id);
+});
+
+test("PCA: the Gram path (n < d) and the covariance path (n >= d) agree", () => {
+  let s = 3;
+  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rows = Array.from({ length: 6 }, () => Array.from({ length: 10 }, rnd));
+  const wide = mat(rows);
+  const pWide = fitPca(wide, { dims: 3 });
+  // the same data padded with copies of the rows (variance scales but axes stay) goes through the covariance path
+  const tall = mat([...rows, ...rows]);
+  const pTall = fitPca(tall, { dims: 3 });
+  for (let c = 0; c < 3; c++)
+    for (let j = 0; j < 10; j++) assert.ok(Math.abs(pWide.components[c * 10 + j] - pTall.components[c * 10 + j]) < 1e-4);
+});
+
+test("postprocess fits, applyPostprocess reproduces it for queries and after a JSON round trip", () => {
+  const db = mat([[1, 0, 2], [0, 1, 3], [2, 2, 0], [1, 3, 1]]);
+  const { features, state } = postprocess(db, ["center", { pca: 2 }, "l2"]);
+  assert.equal(features.dim, 2);
+  assert.equal(features.fingerprint.parts.reducers.length, 3);
+  const again = applyPostprocess(db, postFromJSON(JSON.parse(JSON.stringify(postToJSON(state)))));
+  close(again.data, Array.from(features.data));
+  assert.equal(again.fingerprint.id, features.fingerprint.id);
+  const q = applyPostprocess(mat([[1, 1, 1]], ["q"]), state);
+  assert.equal(q.fingerprint.id, features.fingerprint.id);
+});
+
+test("parsePostSteps reads the CLI form", () => {
+  assert.deepEqual(parsePostSteps("center,l2"), ["center", "l2"]);
+  assert.deepEqual(parsePostSteps("pcaw64"), [{ pca: 64, whiten: true }]);
+  assert.deepEqual(parsePostSteps("none"), []);
+  assert.throws(() => parsePostSteps("center,zca"), /post-processing step/);
+});
+
+test("concatenation and histogram fusion: blocks normalised, weighted, matched by id", () => {
+  const a = mat([[3, 4], [1, 0]], ["x", "y"]);
+  const b = { ...mat([[0, 2], [5, 0]], ["y", "x"]), fingerprint: makeFingerprint({ backbone: "hist:rgb8" }) };
+  const c = concatFeatures([a, b]);
+  close(c.data, [0.6, 0.8, 1, 0, 1, 0, 0, 1]);
+  const f = fuseWithHistogram(a, b, { weight: 0.25 });
+  close(f.data, [0.6, 0.8, 0.25, 0, 1, 0, 0, 0.25]);
+  assert.notEqual(f.fingerprint.id, c.fingerprint.id, "the weight is part of the fingerprint");
+  assert.throws(() => concatFeatures([a, mat([[1, 1]], ["x"])]), /no vector for 'y'/);
+});
+
+test("the fuse step equals centre+L2 of the CNN block fused with the histogram block, and refits", () => {
+  const cnn = mat([[1, 2, 0], [0, 1, 3], [2, 2, 2]], ["a", "b", "c"]);
+  const hist = { ...mat([[0.6, 0.8], [1, 0], [0, 1]], ["a", "b", "c"]), fingerprint: makeFingerprint({ backbone: "hist" }) };
+  const expected = l2normalize(fuseWithHistogram(postprocess(cnn, ["center", "l2"]).features, hist, { weight: 0.5 }));
+  const raw = mat([[1, 2, 0, 0.6, 0.8], [0, 1, 3, 1, 0], [2, 2, 2, 0, 1]], ["a", "b", "c"]);
+  const { features, state } = postprocess(raw, [{ fuse: { split: 3, weight: 0.5, center: true } }]);
+  close(features.data, Array.from(expected.data));
+  const back = postFromJSON(JSON.parse(JSON.stringify(postToJSON(state))));
+  close(applyPostprocess(raw, back).data, Array.from(expected.data));
+  assert.deepEqual(parsePostSteps("fuse3w0.5c"), [{ fuse: { split: 3, weight: 0.5, center: true } }]);
+  assert.throws(() => postprocess(raw, [{ fuse: { split: 5, weight: 0.5 } }]), /fuse split/);
+});
