@@ -13,7 +13,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { computeFeatures } from "../lib/pipeline/features";
 import { scanFolder } from "../lib/prepare/scan";
-import { applyCenter, fitCenter, l2normalize } from "../lib/reduce";
 import { rankAll } from "../lib/rank";
 import { evaluate } from "../lib/evaluate";
 import { sha256 } from "../lib/fingerprint";
@@ -26,7 +25,7 @@ import {
   loadSsimImages,
   pairSsimFromImages,
   rankBySimilarity,
-  selectIds,
+  centerOnTraining,
   splitByClass,
   trainSimilarityHead,
   trainTripletHead,
@@ -117,10 +116,7 @@ export async function prepareBenchData(): Promise<BenchData & { restore(): void 
     const split = splitByClass(items);
     const labels = labelMap(items);
     // centring fitted on the training half only, applied to both halves (same state, same fingerprint)
-    const center = fitCenter(selectIds(raw, split.train.map((i) => i.name)));
-    const all = l2normalize(applyCenter(raw, center));
-    const train = selectIds(all, split.train.map((i) => i.name));
-    const test = selectIds(all, split.test.map((i) => i.name));
+    const { train, test } = centerOnTraining(raw, split.train.map((i) => i.name), split.test.map((i) => i.name));
     return { model, items, train, test, trainItems: split.train, trainLabels: train.ids.map((id) => labels.get(id)!), labels, cached, extractSeconds: seconds, restore };
   } catch (e) {
     restore();

@@ -7,8 +7,8 @@ import { POOLINGS, type Pooling } from "./reduce/pool";
 import { RUNTIMES, type RuntimeName } from "./backbone/types";
 
 /** Scores the pipeline ranks feature vectors by (image SSIM and dHash work on pixels: see lib/rank). */
-export const VECTOR_METRICS = ["cosine", "euclidean", "sqeuclidean", "ssim-features", "ssim-over-euclidean"] as const;
-export type VectorMetric = (typeof VECTOR_METRICS)[number];
+export const PIPELINE_METRICS = ["cosine", "euclidean", "sqeuclidean", "ssim-features", "ssim-over-euclidean"] as const;
+export type PipelineMetric = (typeof PIPELINE_METRICS)[number];
 
 export interface PipelineConfig {
   /** Backbone name: bundled (`nsfwjs/inception_v3`), zoo (`mobilenet_v1_0.75_224`), a model.json or .h5 path. */
@@ -16,7 +16,7 @@ export interface PipelineConfig {
   /** Cut layer; "" means the backbone's documented default. */
   layer: string;
   pooling: Pooling;
-  metric: VectorMetric;
+  metric: PipelineMetric;
   /** Neighbours per query. */
   k: number;
   /** Subtract the database mean before L2 normalisation (measured to help on every set tried). */
@@ -64,7 +64,7 @@ export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineCo
   if (typeof c.model !== "string" || c.model === "") throw invalidOption("model", "non-empty string", c.model);
   if (typeof c.layer !== "string") throw invalidOption("layer", "string", c.layer);
   expectOneOf("pooling", c.pooling, POOLINGS);
-  expectOneOf("metric", c.metric, VECTOR_METRICS);
+  expectOneOf("metric", c.metric, PIPELINE_METRICS);
   expectOneOf("runtime", c.runtime, RUNTIMES);
   if (!Number.isInteger(c.k) || c.k < 1) throw invalidOption("k", "positive integer", c.k);
   if (typeof c.histogramWeight !== "number" || !(c.histogramWeight >= 0)) throw invalidOption("histogramWeight", "number >= 0", c.histogramWeight);

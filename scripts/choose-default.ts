@@ -18,6 +18,8 @@ import { evaluate } from "../lib/evaluate";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 
 const ROOT = path.resolve(__dirname, "..");
+/** Histogram fusion weights tried (CHOOSE_WEIGHTS=0.25,0.5 to change). */
+const WEIGHTS = (process.env.CHOOSE_WEIGHTS ?? "0.25,0.5,1").split(",").map(Number);
 const FOOD7 = path.resolve(ROOT, "../shared/data/malaysian_food7");
 const CLIPART = path.join(ROOT, "data/openclipart");
 
@@ -60,8 +62,7 @@ async function main() {
       const variants: [string, FeatureMatrix][] = [
         ["l2", raw],
         ["center+l2", cen],
-        ["center+hist0.25", l2normalize(fuseWithHistogram(cen, hist, { weight: 0.25 }))],
-        ["center+hist0.5", l2normalize(fuseWithHistogram(cen, hist, { weight: 0.5 }))],
+        ...WEIGHTS.map((w): [string, FeatureMatrix] => [`center+hist${w}`, l2normalize(fuseWithHistogram(cen, hist, { weight: w }))]),
       ];
       if (cand === candidates[0]) variants.push(["histogram only", hist]);
       for (const [v, m] of variants) {
@@ -73,6 +74,6 @@ async function main() {
     }
     bb.dispose();
   }
-  fs.writeFileSync(path.join(ROOT, "bench", "choose-default.md"), rows.join("\n") + "\n");
+  if (!process.argv.slice(2).length) fs.writeFileSync(path.join(ROOT, "bench", "choose-default.md"), rows.join("\n") + "\n");
 }
 main();

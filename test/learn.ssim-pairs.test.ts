@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { pairSsimFromImages } from "../lib/learn/ssim-pairs";
-import { imageSsim, type PixelImage } from "../lib/rank/ssim";
+import { imageSsim, type PixelImage } from "../lib/rank/structural-similarity";
 import { seededRandom } from "../lib/learn/train";
 
 function image(seed: number, w = 24, h = 20): PixelImage {

@@ -21,4 +21,4 @@ export {
   type KerasArchitecture,
   type KerasLoadOptions,
   type ArchitectureOptions,
-} from "./keras";
+} from "./keras/index";

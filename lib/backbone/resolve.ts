@@ -13,7 +13,7 @@ import { NSFWJS_MODELS, nsfwjsSource, type NsfwjsModelName } from "./nsfwjs";
 import { buildFromSource, type BackboneDefaults, type BuiltModel, type GraphSource, type ModelSource } from "./source";
 import { fileSource, isUrl, urlSource } from "./tfjs-file";
 import { isZooName, ZOO_MODELS, zooSource } from "./zoo";
-import { KERAS_MODELS, isKerasName, kerasModel, kerasModelFromH5, type KerasLoadOptions } from "./keras";
+import { KERAS_MODELS, isKerasName, kerasModel, kerasModelFromH5, type KerasLoadOptions } from "./keras/index";
 
 export interface ResolveOptions extends KerasLoadOptions {
   reporter?: Reporter;

@@ -1,6 +1,6 @@
 /** `cbir layers <model>`: the layers a backbone can be cut at, as a table (name, type, output shape, params). */
 import type { Command } from "commander";
-import { listLayers, resolveModel } from "../backbone";
+import { listLayers, resolveModel } from "../backbone/index";
 import type { LayerInfo } from "../backbone/types";
 
 /** Fixed-width table; -1 dimensions (left open by the model) print as "?". */

@@ -3,7 +3,7 @@
  * Values are validated by resolveConfig, so the CLI, notebooks and tests reject the same things.
  */
 import { type Command, Option } from "commander";
-import { DEFAULT_CONFIG, resolveConfig, VECTOR_METRICS, type PipelineConfig } from "../config";
+import { DEFAULT_CONFIG, resolveConfig, PIPELINE_METRICS, type PipelineConfig } from "../config";
 import { POOLINGS } from "../reduce/pool";
 import { RUNTIMES } from "../backbone/types";
 import { invalidOption } from "../errors";
@@ -13,7 +13,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option("--model <name>", "backbone: bundled name (nsfwjs/inception_v3), zoo name (mobilenet_v1_0.75_224), or a model.json / .h5 path", DEFAULT_CONFIG.model)
     .option("--layer <name>", "cut layer (default: the backbone's documented default; see `cbir layers <model>`)")
     .addOption(new Option("--pool <pooling>", "how a layer's output becomes one vector").choices([...POOLINGS]).default(DEFAULT_CONFIG.pooling))
-    .addOption(new Option("--metric <metric>", "similarity score").choices([...VECTOR_METRICS]).default(DEFAULT_CONFIG.metric))
+    .addOption(new Option("--metric <metric>", "similarity score").choices([...PIPELINE_METRICS]).default(DEFAULT_CONFIG.metric))
     .option("-k, --k <n>", "neighbours per query", String(DEFAULT_CONFIG.k))
     .option("--hist-weight <w>", "weight of the colour histogram fused with the CNN vector (0 = off)", String(DEFAULT_CONFIG.histogramWeight))
     .option("--no-center", "do not centre vectors on the database mean")

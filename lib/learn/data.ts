@@ -3,6 +3,7 @@
  * test images out of training (first part of each class by sorted name for training, the rest for testing).
  */
 import { CbirError, invalidOption } from "../errors";
+import { applyCenter, fitCenter, l2normalize } from "../reduce";
 import type { FeatureMatrix, ImageItem } from "../types";
 
 /** Labels aligned with the rows of a matrix: an array (row order) or an id -> label map. */
@@ -94,4 +95,27 @@ export function labelMap(items: readonly ImageItem[]): Map<string, string> {
   const m = new Map<string, string>();
   for (const it of items) if (it.label) m.set(it.name, it.label);
   return m;
+}
+
+/** The first `perClass` images of each class by sorted name (0 = all), unlabelled images left out: a small, reproducible subset. */
+export function subsetPerClass(items: readonly ImageItem[], perClass: number): ImageItem[] {
+  if (!Number.isInteger(perClass) || perClass < 0) throw invalidOption("perClass", "integer >= 0", perClass);
+  const byClass = new Map<string, ImageItem[]>();
+  for (const it of items) if (it.label) (byClass.get(it.label) ?? byClass.set(it.label, []).get(it.label)!).push(it);
+  const out: ImageItem[] = [];
+  for (const label of [...byClass.keys()].sort()) {
+    const list = byClass.get(label)!.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    out.push(...(perClass ? list.slice(0, perClass) : list));
+  }
+  return out;
+}
+
+/**
+ * Training and test rows of raw vectors, centred on the mean of the training rows only and L2-normalised
+ * (the toolkit's default post-processing, without letting test images shape it). Both halves share the one
+ * fitted state, hence one fingerprint, so a head trained on `train` accepts `test`.
+ */
+export function centerOnTraining(raw: FeatureMatrix, trainIds: readonly string[], testIds: readonly string[]): { train: FeatureMatrix; test: FeatureMatrix } {
+  const state = fitCenter(selectIds(raw, trainIds));
+  return { train: l2normalize(applyCenter(selectIds(raw, trainIds), state)), test: l2normalize(applyCenter(selectIds(raw, testIds), state)) };
 }

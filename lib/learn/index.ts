@@ -13,6 +13,7 @@ export {
 export {
   trainSimilarityHead,
   rankBySimilarity,
+  similarityMatrix,
   predictPairs,
   similarityTarget,
   buildSimilarityModel,
@@ -28,5 +29,5 @@ export {
 export { samplePairs, pairCounts, pairCandidates, normalizedDistances, PAIR_KINDS, DEFAULT_PAIR_MIX, type Pair, type PairKind, type PairMix, type PairSamplerOptions } from "./pairs";
 export { pairSsimFromImages, loadSsimImages } from "./ssim-pairs";
 export { saveHead, loadHead, loadTripletHead, loadSimilarityHead, saveModelToDir, loadModelFromDir, type LearnedHead, type HeadMeta, type LoadHeadOptions } from "./io";
-export { splitByClass, labelMap, selectRows, selectIds, classCodes, type LabelsInput, type TrainTestSplit } from "./data";
+export { splitByClass, subsetPerClass, centerOnTraining, labelMap, selectRows, selectIds, classCodes, type LabelsInput, type TrainTestSplit } from "./data";
 export { LR_DECAYS, learningRateAt, type LrDecay, type TrainOptions, type TrainingHistory, type EpochRecord } from "./train";

@@ -60,9 +60,15 @@ export interface SimilarityArchitecture {
   hidden: [number, number, number];
   /** Dropout after the two tanh layers (default 0.2). */
   dropout: number;
+  /**
+   * (a - b)^2 is multiplied by this before the first layer. 0 (default) fits it when training: 1 / the mean of
+   * (a - b)^2 over the training images, so inputs average 1 whatever the features' scale (L2-normalised
+   * 768-d vectors give values near 1e-3, where the tanh units hardly learn). The fitted value is saved.
+   */
+  inputScale: number;
 }
 
-export const DEFAULT_SIMILARITY_ARCHITECTURE: Readonly<SimilarityArchitecture> = Object.freeze({ hidden: [256, 128, 64] as [number, number, number], dropout: 0.2 });
+export const DEFAULT_SIMILARITY_ARCHITECTURE: Readonly<SimilarityArchitecture> = Object.freeze({ hidden: [256, 128, 64] as [number, number, number], dropout: 0.2, inputScale: 0 });
 
 export interface SimilarityOptions extends TrainOptions {
   architecture?: Partial<SimilarityArchitecture>;
@@ -99,7 +105,12 @@ export function buildSimilarityModel(inputDim: number, arch: SimilarityArchitect
 }
 
 export function resolveSimilarityArchitecture(a: Partial<SimilarityArchitecture> = {}): SimilarityArchitecture {
-  const r: SimilarityArchitecture = { hidden: [...(a.hidden ?? DEFAULT_SIMILARITY_ARCHITECTURE.hidden)] as [number, number, number], dropout: a.dropout ?? DEFAULT_SIMILARITY_ARCHITECTURE.dropout };
+  const r: SimilarityArchitecture = {
+    hidden: [...(a.hidden ?? DEFAULT_SIMILARITY_ARCHITECTURE.hidden)] as [number, number, number],
+    dropout: a.dropout ?? DEFAULT_SIMILARITY_ARCHITECTURE.dropout,
+    inputScale: a.inputScale ?? DEFAULT_SIMILARITY_ARCHITECTURE.inputScale,
+  };
+  if (!(r.inputScale >= 0 && Number.isFinite(r.inputScale))) throw invalidOption("architecture.inputScale", "finite number >= 0", r.inputScale);
   if (r.hidden.length !== 3 || !r.hidden.every((u) => Number.isInteger(u) && u > 0)) throw invalidOption("architecture.hidden", "three positive integers", JSON.stringify(a.hidden));
   if (!(r.dropout >= 0 && r.dropout < 1)) throw invalidOption("architecture.dropout", "number in [0, 1)", r.dropout);
   return r;
@@ -119,16 +130,35 @@ export function similarityHead(model: tfTypes.LayersModel, inputFingerprint: Fin
   };
 }
 
-/** (a - b)^2 rows for a list of pairs, as one Float32Array [pairs, dim]. */
-export function squaredDifferences(m: FeatureMatrix, pairs: readonly { i: number; j: number }[], out = new Float32Array(pairs.length * m.dim)): Float32Array {
+/** scale x (a - b)^2 rows for a list of pairs, as one Float32Array [pairs, dim]. */
+export function squaredDifferences(m: FeatureMatrix, pairs: readonly { i: number; j: number }[], scale = 1, out = new Float32Array(pairs.length * m.dim)): Float32Array {
   const d = m.dim;
   pairs.forEach(({ i, j }, r) => {
     for (let k = 0; k < d; k++) {
       const v = m.data[i * d + k] - m.data[j * d + k];
-      out[r * d + k] = v * v;
+      out[r * d + k] = scale * v * v;
     }
   });
   return out;
+}
+
+/** 1 / mean of (a - b)^2 over all pairs of the rows = 1 / (2 x the mean per-dimension variance). */
+export function fitInputScale(m: FeatureMatrix, rows: readonly number[]): number {
+  const d = m.dim;
+  let total = 0;
+  for (let k = 0; k < d; k++) {
+    let s = 0;
+    let s2 = 0;
+    for (const r of rows) {
+      const v = m.data[r * d + k];
+      s += v;
+      s2 += v * v;
+    }
+    const mean = s / rows.length;
+    total += s2 / rows.length - mean * mean;
+  }
+  const meanSq = (2 * total) / d;
+  return meanSq > 0 ? 1 / meanSq : 1;
 }
 
 export interface ScoredPairs {
@@ -169,6 +199,8 @@ export async function trainSimilarityHead(features: FeatureMatrix, labels: Label
   const { codes } = classCodes(features, labels);
   const rand = seededRandom(o.seed);
   const split = stratifiedSplit(codes, o.validationFraction, rand);
+  if (arch.inputScale === 0) arch.inputScale = fitInputScale(features, split.train);
+  const scale = arch.inputScale;
   const base = options.pairs ?? {};
   const trainCount = base.count ?? Math.max(400, 8 * split.train.length);
   const drawTrain = pairSource(features, codes, split.train, w, { ...base, count: trainCount }, options.ssim);
@@ -178,7 +210,7 @@ export async function trainSimilarityHead(features: FeatureMatrix, labels: Label
   const model = buildSimilarityModel(features.dim, arch, o.seed);
   let xTrain: tfTypes.Tensor2D | undefined;
   let yTrain: tfTypes.Tensor2D | undefined;
-  const xVal = tf.tensor2d(squaredDifferences(features, val.pairs), [val.pairs.length, features.dim]);
+  const xVal = tf.tensor2d(squaredDifferences(features, val.pairs, scale), [val.pairs.length, features.dim]);
   const yVal = tf.tensor2d(val.targets, [val.targets.length, 1]);
   try {
     const history = await trainLoop(
@@ -188,7 +220,7 @@ export async function trainSimilarityHead(features: FeatureMatrix, labels: Label
         batches: (epoch) => {
           const train = drawTrain(o.seed + 1000 * epoch);
           tf.dispose([xTrain!, yTrain!].filter(Boolean));
-          xTrain = tf.tensor2d(squaredDifferences(features, train.pairs), [train.pairs.length, features.dim]);
+          xTrain = tf.tensor2d(squaredDifferences(features, train.pairs, scale), [train.pairs.length, features.dim]);
           yTrain = tf.tensor2d(train.targets, [train.targets.length, 1]);
           const order = shuffleInPlace(train.pairs.map((_, i) => i), rand);
           const out: number[][] = [];
@@ -229,7 +261,7 @@ export function predictPairs(head: SimilarityHead, m: FeatureMatrix, pairs: read
   const buf = new Float32Array(step * m.dim);
   for (let s = 0; s < pairs.length; s += step) {
     const chunk = pairs.slice(s, s + step);
-    squaredDifferences(m, chunk, buf);
+    squaredDifferences(m, chunk, head.architecture.inputScale || 1, buf);
     const y = tf.tidy(() => head.model.predict(tf.tensor2d(buf.subarray(0, chunk.length * m.dim), [chunk.length, m.dim])) as tfTypes.Tensor);
     out.set(y.dataSync() as Float32Array, s);
     y.dispose();
@@ -265,9 +297,10 @@ export function rankBySimilarity(head: SimilarityHead, db: FeatureMatrix, querie
   const offset = leaveOneOut ? 0 : q.ids.length;
   const out: Ranking[] = [];
   const qLabels = leaveOneOut ? options.labels : options.queryLabels;
+  // leave-one-out: the score is symmetric ((a - b)^2 = (b - a)^2), so each pair is predicted once
+  const matrix = leaveOneOut ? similarityMatrix(head, db, options.reporter) : undefined;
   for (let qi = 0; qi < q.ids.length; qi++) {
-    const pairs = Array.from({ length: n }, (_, j) => ({ i: qi, j: offset + j }));
-    const scores = predictPairs(head, both, pairs);
+    const scores = matrix ? matrix.subarray(qi * n, (qi + 1) * n) : predictPairs(head, both, Array.from({ length: n }, (_, j) => ({ i: qi, j: offset + j })));
     const idx = topK(scores, k, true, leaveOneOut ? qi : -1);
     const hits: Hit[] = idx.map((j) => {
       const h: Hit = { id: db.ids[j], score: scores[j] };
@@ -279,7 +312,24 @@ export function rankBySimilarity(head: SimilarityHead, db: FeatureMatrix, querie
     const ql = qLabels?.get(q.ids[qi]);
     if (ql !== undefined) r.queryLabel = ql;
     out.push(r);
-    rep.progress("rank", qi + 1, q.ids.length, q.ids[qi]);
+    if (!matrix) rep.progress("rank", qi + 1, q.ids.length, q.ids[qi]);
+  }
+  return out;
+}
+
+/**
+ * n x n predicted scores of all pairs of rows of `m`, row-major, computing the pairs i < j only (the score is
+ * symmetric); the diagonal is 0 (an image is not scored against itself). Memory n^2 floats.
+ */
+export function similarityMatrix(head: SimilarityHead, m: FeatureMatrix, reporter?: Reporter): Float32Array {
+  const rep = reporterOf(reporter);
+  const n = m.ids.length;
+  const out = new Float32Array(n * n);
+  for (let i = 0; i < n - 1; i++) {
+    const pairs = Array.from({ length: n - 1 - i }, (_, t) => ({ i, j: i + 1 + t }));
+    const s = predictPairs(head, m, pairs);
+    for (let t = 0; t < pairs.length; t++) out[i * n + i + 1 + t] = out[(i + 1 + t) * n + i] = s[t];
+    rep.progress("rank", i + 1, n - 1, m.ids[i]);
   }
   return out;
 }

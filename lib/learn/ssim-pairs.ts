@@ -5,7 +5,7 @@
  */
 import { invalidOption } from "../errors";
 import { decodeImage } from "../prepare/decode";
-import type { PixelImage } from "../rank/ssim";
+import type { PixelImage } from "../rank/structural-similarity";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem } from "../types";
 

@@ -5,12 +5,12 @@
  */
 import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
-import { evaluate, type Evaluation } from "../evaluate";
+import { evaluate, type Evaluation } from "../evaluate/index";
 import { writeFileAtomic } from "../fsutil";
 import type { Fingerprint } from "../fingerprint";
-import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsne, writePng } from "../plot";
+import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsne, writePng } from "../plot/index";
 import { outputStem, scanFolder } from "../prepare/scan";
-import { rankAll } from "../rank";
+import { rankAll } from "../rank/index";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { computeFeatures } from "./features";

@@ -3,12 +3,12 @@
  * load backbone -> extract pooled CNN vectors (+ colour histograms) -> centre/L2 -> optional fusion -> L2.
  * Returns the final vectors with a fingerprint that covers every step and every fitted state.
  */
-import { loadBackbone } from "../backbone";
+import { loadBackbone } from "../backbone/index";
 import type { Backbone } from "../backbone/types";
 import { extractFeatures, type ExtractResult } from "../extract/features";
 import { colorHistogram } from "../extract/histogram";
 import { makeFingerprint } from "../fingerprint";
-import { fuseWithHistogram, l2normalize, postprocess, type FittedPost, type PostStep } from "../reduce";
+import { fuseWithHistogram, l2normalize, postprocess, type FittedPost, type PostStep } from "../reduce/index";
 import type { Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { resolveConfig, type PipelineConfig } from "../config";

@@ -96,6 +96,7 @@ export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptio
   }
   const learningRate = lrOpt === "auto" ? Math.max(n / EARLY_EXAGGERATION / 4, 50) : lrOpt;
   const useExact = method === "exact" || (method === "auto" && n <= EXACT_MAX_POINTS);
+  if (useExact && n > 500) rep.warn(`t-SNE: the exact method is quadratic in time and memory; ${n} points will be slow. Use method "barnes-hut".`);
   const Y0 = init === "pca" ? pcaInit(data, n, dim, seed) : randomInit(n, seed);
   rep.log(`[t-SNE] ${useExact ? "exact (tsne-js)" : "Barnes-Hut"}: ${n} points x ${dim} dims, perplexity ${round(perplexity)}, ${iterations} iterations, learning rate ${round(learningRate)}, ${init} init`);
   return useExact

@@ -9,7 +9,7 @@ import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Hit, Ranking } from "../types";
 import { dotBlock } from "./kernel";
 import { METRICS, dataRange, finishScores, higherIsBetter, prepareRows, type Metric, type RowStats, type ScoreContext, type VectorMetric } from "./metrics";
-import { imageSsim, type SsimOptions } from "./ssim";
+import { imageSsim, type SsimOptions } from "./structural-similarity";
 import { topK } from "./topk";
 
 export interface RankOptions {

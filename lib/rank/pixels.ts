@@ -9,7 +9,7 @@ import { decodeImage } from "../prepare/decode";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { rgbToGrey } from "./dhash";
-import type { PixelImage } from "./ssim";
+import type { PixelImage } from "./structural-similarity";
 
 export interface PixelOptions {
   /** [height, width] every image is resized to (default [128, 128]). */

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { PipelineConfig } from "../config";
 import { CbirError, isCbirError } from "../errors";
 import { writeFileAtomic } from "../fsutil";
-import { renderRecommendation } from "../plot";
+import { renderRecommendation } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
 import { outputStem, scanFolder, type ScanOptions } from "../prepare/scan";
 import { rankQueriesFast } from "../rank/search";

@@ -38,7 +38,7 @@ function quiet(reporter?: Reporter): Reporter | undefined {
 export async function openPipeline(config: Partial<PipelineConfig>, opts: { reporter?: Reporter; progress?: boolean } = {}): Promise<RawPipeline> {
   const c = resolveConfig(config);
   // loaded here, not at the top: importing lib/store or lib/evaluate must not pull in tfjs
-  const { loadBackbone } = require("../backbone") as typeof import("../backbone");
+  const { loadBackbone } = require("../backbone/index") as typeof import("../backbone/index");
   const { backboneFingerprint, extractFeatures } = require("../extract/features") as typeof import("../extract/features");
   const backbone = await loadBackbone(c.model, { layer: c.layer || undefined, runtime: c.runtime, reporter: opts.reporter });
   const fuse = c.histogramWeight > 0;

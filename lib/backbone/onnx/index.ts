@@ -36,7 +36,7 @@ export interface OnnxBackboneMeta {
 }
 
 export interface OnnxBackboneOptions {
-  /** Intra-op threads (default 1). */
+  /** Intra-op threads (default `$CBIR_ONNX_THREADS`, else 1). */
   threads?: number;
   /** Cache root (default `$CBIR_CACHE_DIR` or `~/.cache/cbir`); the model goes to `<cacheDir>/onnx/<key>.onnx`. */
   cacheDir?: string;
@@ -105,8 +105,11 @@ export async function createOnnxBackbone(
   opts: OnnxBackboneOptions = {},
 ): Promise<OnnxBackbone> {
   const rep = reporterOf(reporter);
-  const threads = opts.threads ?? DEFAULT_ONNX_THREADS;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw invalidOption("threads", "integer from 1 to 256", threads);
+  // loadBackbone passes no options: CBIR_ONNX_THREADS reaches the thread count from the CLI and notebooks.
+  const fromEnv = process.env.CBIR_ONNX_THREADS;
+  const threads = opts.threads ?? (fromEnv ? Number(fromEnv) : DEFAULT_ONNX_THREADS);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
+    throw opts.threads === undefined ? invalidOption("CBIR_ONNX_THREADS", "integer from 1 to 256", fromEnv) : invalidOption("threads", "integer from 1 to 256", opts.threads);
   checkMeta(model, meta);
   const ort = loadOrt();
   const options = sessionOptions(threads, opts.spinWait ?? false);

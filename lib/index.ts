@@ -1,0 +1,26 @@
+/**
+ * The public API: stage functions and types, one module per stage
+ * (prepare -> backbone/extract -> reduce -> rank/store -> evaluate -> plot), plus the pipeline that
+ * chains them. The CLI, the notebooks and the tests all call these.
+ */
+export * from "./types";
+export * from "./errors";
+export * from "./report";
+export * from "./fingerprint";
+export * from "./config";
+export { scanFolder, outputStem, isImageName, IMAGE_EXTENSIONS, type ScanOptions, type ScanResult } from "./prepare/scan";
+export { labelFromName, labelFromFolder, readLabelsCsv, LABEL_SOURCES, type LabelSource } from "./prepare/labels";
+export { decodeImage, decodeThumbnail, areaResize, type DecodeOptions, type DecodedImage } from "./prepare/decode";
+export * from "./backbone/index";
+export { extractFeatures, backboneFingerprint, autoBatchSize, type ExtractOptions, type ExtractResult } from "./extract/features";
+export { colorHistogram } from "./extract/histogram";
+export * from "./reduce/index";
+export * from "./rank/index";
+export * from "./evaluate/index";
+export * from "./store/index";
+export * from "./plot/index";
+export * from "./learn/index";
+export { computeFeatures, type PipelineFeatures } from "./pipeline/features";
+export { runDemo, type DemoReport, type DemoResult } from "./pipeline/demo";
+export { notebookReporter } from "./notebook";
+export { writeFileAtomic, writeFileAtomicSync } from "./fsutil";
