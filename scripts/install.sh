@@ -2,12 +2,19 @@
 # Installs everything the project needs on Debian 12 with Node 20: Jupyter (classic Notebook, nbclient,
 # nbconvert) and the public-domain clip art when missing, then the npm packages from the lock file.
 # Nothing else is downloaded: the model weights the default pipeline uses ship inside the nsfwjs package.
+# With --peers it also installs the benchmark peers (Debian's PyTorch, scikit-learn, scikit-image), which
+# `npm run bench` compares against; they are never needed at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 /usr/bin/python3 -c "import notebook, nbclient, nbconvert, ipykernel" 2>/dev/null || need+=(jupyter-notebook python3-nbconvert python3-nbclient python3-ipykernel)
 [ -d /usr/share/openclipart/png ] || need+=(openclipart-png)
+if [ "${1:-}" = "--peers" ]; then
+  /usr/bin/python3 -c "import torch, torchvision" 2>/dev/null || need+=(python3-torch python3-torchvision)
+  /usr/bin/python3 -c "import sklearn" 2>/dev/null || need+=(python3-sklearn)
+  /usr/bin/python3 -c "import skimage" 2>/dev/null || need+=(python3-skimage)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

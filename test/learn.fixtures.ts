@@ -11,11 +11,13 @@ export interface Clusters {
 
 /**
  * `nPerClass` x `classes` rows of `dim` values; class means (drawn from a fixed seed, so train and test sets
- * made with different `seed`s share them) occupy the first `signalDims` dimensions, noise of sd `noise` all.
+ * made with different `seed`s share them) occupy the first `signalDims` dimensions; noise of sd `noise` there
+ * and `distractorNoise` (default `noise`) in the other dimensions, which carry no class information.
  */
-export function clusters(nPerClass: number, classes: number, dim: number, seed: number, options: { signalDims?: number; noise?: number; backbone?: string } = {}): Clusters {
+export function clusters(nPerClass: number, classes: number, dim: number, seed: number, options: { signalDims?: number; noise?: number; distractorNoise?: number; backbone?: string } = {}): Clusters {
   const signalDims = options.signalDims ?? 8;
   const noise = options.noise ?? 1;
+  const distractor = options.distractorNoise ?? noise;
   const rand = seededRandom(seed);
   const meanRand = seededRandom(999);
   const gauss = (r: () => number) => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
@@ -28,7 +30,7 @@ export function clusters(nPerClass: number, classes: number, dim: number, seed: 
     const c = i % classes;
     ids.push(`s${seed}/img${i}.png`);
     labels.push(`class${c}`);
-    for (let k = 0; k < dim; k++) data[i * dim + k] = means[c][k] + noise * gauss(rand);
+    for (let k = 0; k < dim; k++) data[i * dim + k] = means[c][k] + (k < signalDims ? noise : distractor) * gauss(rand);
   }
   const m: FeatureMatrix = { ids, dim, data, fingerprint: makeFingerprint({ backbone: options.backbone ?? "synthetic:clusters", extra: { dim } }) };
   return { m, labels, labelMap: new Map(ids.map((id, i) => [id, labels[i]])) };

@@ -15,11 +15,11 @@ function countKinds(pairs: Pair[]) {
   return c;
 }
 
-test("the default mix is 40% easy, 40% difficult (30% hard negatives + 10% hard positives), 20% random, exactly", () => {
-  assert.deepEqual({ ...DEFAULT_PAIR_MIX }, { easy: 0.4, "hard-negative": 0.3, "hard-positive": 0.1, random: 0.2 });
+test("the default mix is 25% easy, 25% difficult (15% hard negatives + 10% hard positives), 50% random, exactly", () => {
+  assert.deepEqual({ ...DEFAULT_PAIR_MIX }, { easy: 0.25, "hard-negative": 0.15, "hard-positive": 0.1, random: 0.5 });
   const pairs = samplePairs(set.m, codes, { count: 1000, seed: 5 }, dist);
   assert.equal(pairs.length, 1000);
-  assert.deepEqual(countKinds(pairs), { easy: 400, "hard-negative": 300, "hard-positive": 100, random: 200 });
+  assert.deepEqual(countKinds(pairs), { easy: 250, "hard-negative": 150, "hard-positive": 100, random: 500 });
   const easy = pairs.filter((p) => p.kind === "easy").length;
   const difficult = pairs.filter((p) => p.kind === "hard-negative" || p.kind === "hard-positive").length;
   assert.equal(easy / difficult, 1, "easy : difficult = 1 : 1");
@@ -29,7 +29,7 @@ test("a custom mix is honoured and rounding remainders go to the largest share",
   assert.deepEqual(pairCounts(7, { easy: 0.5, "hard-negative": 0.25, "hard-positive": 0.25, random: 0 }), { easy: 3, "hard-negative": 2, "hard-positive": 2, random: 0 });
   const pairs = samplePairs(set.m, codes, { count: 333, mix: { easy: 0.7, "hard-negative": 0.3, "hard-positive": 0, random: 0 } }, dist);
   assert.deepEqual(countKinds(pairs), { easy: 233, "hard-negative": 100 });
-  assert.throws(() => samplePairs(set.m, codes, { mix: { easy: 0.9 } }), /Expected fractions summing to 1 for mix but received "a sum of 1.5"/);
+  assert.throws(() => samplePairs(set.m, codes, { mix: { easy: 0.9 } }), /Expected fractions summing to 1 for mix but received "a sum of 1.65"/);
 });
 
 test("every pair satisfies the definition of its kind", () => {
@@ -64,7 +64,7 @@ test("sampling is seeded, and a kind without candidates gives its quota to rando
   assert.equal(pairs.length, 100);
   assert.equal(c["hard-positive"] ?? 0, 0);
   assert.equal(c.easy ?? 0, 0);
-  assert.equal(c["hard-negative"], 30);
-  assert.equal(c.random, 70);
+  assert.equal(c["hard-negative"], 15);
+  assert.equal(c.random, 85);
   assert.ok(PAIR_KINDS.includes("random"));
 });

@@ -8,8 +8,9 @@ import { resolveTargetWeights, squaredDifferences } from "../lib/learn/similarit
 import { isCbirError } from "../lib/errors";
 import { clusters } from "./learn.fixtures";
 
-const train = clusters(30, 4, 32, 1);
-const testSet = clusters(10, 4, 32, 2);
+// distractor dimensions with twice the noise: cosine weighs them fully, a learned score can ignore them
+const train = clusters(30, 4, 32, 1, { distractorNoise: 2 });
+const testSet = clusters(10, 4, 32, 2, { distractorNoise: 2 });
 
 test("target rule: 0.6 x same class + 0.2 x max(0, SSIM) + 0.2 x (1 - d/2), in [0, 1]", () => {
   const w = { ...DEFAULT_TARGET_WEIGHTS };
@@ -49,7 +50,7 @@ test("a learned similarity ranks the test set better than cosine, through rankBy
     assert.equal(rankings[0].hits.find((h) => h.id === testSet.m.ids[1])!.score, s01);
     const cosine = evaluate(rankAll(testSet.m, { metric: "cosine", k: Infinity, labels: testSet.labelMap })).mAP;
     const learned = evaluate(rankings).mAP;
-    assert.ok(learned > cosine, `learned ${learned.toFixed(3)} vs cosine ${cosine.toFixed(3)}`);
+    assert.ok(learned > cosine + 0.05, `learned ${learned.toFixed(3)} vs cosine ${cosine.toFixed(3)}`);
     // external queries: k hits each, the database unchanged
     const ext = rankBySimilarity(head, testSet.m, train.m, { k: 5, labels: testSet.labelMap, queryLabels: train.labelMap });
     assert.equal(ext.length, 120);

@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { plotlyHtml, showPlotly, showPng } from "../lib/plot";
+import { inlineDisplayAvailable, plotlyHtml, showPlotly, showPng } from "../lib/plot/index";
 
-test("outside a tslab kernel nothing is displayed and false is returned", () => {
+test("outside a tslab kernel nothing is displayed, and nothing is returned for a cell to print", () => {
   assert.equal("__tslab__" in globalThis, false);
-  assert.equal(showPng(Buffer.from([0x89, 0x50])), false);
-  assert.equal(showPlotly([{ x: [1], y: [2] }]), false);
+  assert.equal(inlineDisplayAvailable(), false);
+  assert.equal(showPng(Buffer.from([0x89, 0x50])), undefined);
+  assert.equal(showPlotly([{ x: [1], y: [2] }]), undefined);
   assert.throws(() => showPng("x" as unknown as Buffer), { code: "E_BAD_OPTION" });
 });
 

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { runDemo } from "../pipeline/demo";
 import { addPipelineOptions, configFromOptions } from "./options";
-import { cliReporter, EXIT } from "./output";
+import { cliReporter, EXIT, formatSkipped } from "./output";
 import { setExitCode } from "./main";
 
 export function registerDemo(program: Command): void {
@@ -18,7 +18,7 @@ export function registerDemo(program: Command): void {
     const { report } = await runDemo(folder, config, reporter);
     reporter.finish();
     if (report.skipped.length) {
-      process.stderr.write(`${report.skipped.length} file(s) skipped:\n${report.skipped.map((s) => `  ${s.path}: ${s.reason}`).join("\n")}\n`);
+      process.stderr.write(formatSkipped(report.skipped));
       if (opts.strict) setExitCode(cmd, EXIT.skipped);
     }
   });

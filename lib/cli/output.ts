@@ -4,6 +4,7 @@
  */
 import type { ProgressEvent, Reporter } from "../report";
 import { isCbirError } from "../errors";
+import type { SkippedFile } from "../types";
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, skipped: 3 } as const;
 
@@ -43,7 +44,9 @@ export function cliReporter(options: CliReporterOptions = {}): Reporter & { fini
     },
     notice(n) {
       endBar();
-      err.write(`${n.level === "warn" ? "warning" : "note"}: ${n.message}\n`);
+      // name the file unless the message already does (scan notices say only the reason)
+      const where = n.file && !n.message.includes(n.file) ? `${n.file}: ` : "";
+      err.write(`${n.level === "warn" ? "warning" : "note"}: ${where}${n.message}\n`);
     },
     progress(ev) {
       if (options.quiet || ev.total < 2) return;
@@ -58,6 +61,18 @@ export function cliReporter(options: CliReporterOptions = {}): Reporter & { fini
     },
     finish: endBar,
   };
+}
+
+/**
+ * The end-of-run list of skipped files, one `path: reason` line each. Reasons that come from an error
+ * message already start with the path; it is printed once.
+ */
+export function formatSkipped(skipped: readonly SkippedFile[]): string {
+  const lines = skipped.map((s) => {
+    const reason = s.reason.startsWith(`${s.path}: `) ? s.reason.slice(s.path.length + 2) : s.reason;
+    return `  ${s.path}: ${reason}`;
+  });
+  return `${skipped.length} file(s) skipped:\n${lines.join("\n")}\n`;
 }
 
 /** Expected errors become one line and exit 1 (2 for usage); anything else is a bug and keeps its stack. */

@@ -3,7 +3,7 @@
  * test images out of training (first part of each class by sorted name for training, the rest for testing).
  */
 import { CbirError, invalidOption } from "../errors";
-import { applyCenter, fitCenter, l2normalize } from "../reduce";
+import { applyCenter, fitCenter, l2normalize } from "../reduce/normalize";
 import type { FeatureMatrix, ImageItem } from "../types";
 
 /** Labels aligned with the rows of a matrix: an array (row order) or an id -> label map. */

@@ -9,9 +9,11 @@
  *   hard-positive  j in the farther half of S(i) ("same class but far")
  *   random         j uniform among all other images (mostly clearly different pairs, so the regressor also
  *                  sees the far end of the distance range that queries meet in a full ranking)
- * Default mix: easy 0.4, difficult 0.4 (hard-negative 0.3 + hard-positive 0.1), random 0.2. The counts are
- * exact: round(count x fraction) per kind, the remainder going to the largest fraction. Sampling is with
- * replacement and seeded.
+ * Default mix: easy 0.25, difficult 0.25 (hard-negative 0.15 + hard-positive 0.1), random 0.5, i.e. easy and
+ * difficult pairs 1 : 1, and half the pairs random because a full ranking is mostly made of such pairs
+ * (measured on malaysian_food7: mAP 0.650 with half random pairs, 0.619 with a fifth). The counts are exact:
+ * round(count x fraction) per kind, the remainder going to the largest fraction. Sampling is with replacement
+ * and seeded.
  */
 import { invalidOption } from "../errors";
 import { dotBlock, rowSquaredNorms } from "../rank/kernel";
@@ -23,7 +25,7 @@ export type PairKind = (typeof PAIR_KINDS)[number];
 
 export type PairMix = Record<PairKind, number>;
 
-export const DEFAULT_PAIR_MIX: Readonly<PairMix> = Object.freeze({ easy: 0.4, "hard-negative": 0.3, "hard-positive": 0.1, random: 0.2 });
+export const DEFAULT_PAIR_MIX: Readonly<PairMix> = Object.freeze({ easy: 0.25, "hard-negative": 0.15, "hard-positive": 0.1, random: 0.5 });
 
 export interface Pair {
   i: number;
@@ -63,7 +65,7 @@ export function resolveMix(mix: Partial<PairMix> = {}): PairMix {
   const m = { ...DEFAULT_PAIR_MIX, ...mix };
   for (const k of PAIR_KINDS) if (!(m[k] >= 0 && m[k] <= 1)) throw invalidOption(`mix.${k}`, "number in [0, 1]", m[k]);
   const sum = PAIR_KINDS.reduce((s, k) => s + m[k], 0);
-  if (Math.abs(sum - 1) > 1e-9) throw invalidOption("mix", "fractions summing to 1", `a sum of ${sum}`);
+  if (Math.abs(sum - 1) > 1e-9) throw invalidOption("mix", "fractions summing to 1", `a sum of ${+sum.toFixed(6)}`);
   return m;
 }
 

@@ -44,7 +44,7 @@ export function resolveTargetWeights(w: Partial<TargetWeights> = {}, haveSsim = 
   const r = { ...DEFAULT_TARGET_WEIGHTS, ...w };
   for (const k of ["wClass", "wSsim", "wFeature"] as const) if (!(r[k] >= 0)) throw invalidOption(`target.${k}`, "number >= 0", r[k]);
   const sum = r.wClass + r.wSsim + r.wFeature;
-  if (Math.abs(sum - 1) > 1e-9) throw invalidOption("target weights", "wClass + wSsim + wFeature = 1", `a sum of ${sum}`);
+  if (Math.abs(sum - 1) > 1e-9) throw invalidOption("target weights", "wClass + wSsim + wFeature = 1", `a sum of ${+sum.toFixed(6)}`);
   return haveSsim ? r : { wClass: r.wClass, wSsim: 0, wFeature: r.wFeature + r.wSsim };
 }
 
@@ -60,15 +60,9 @@ export interface SimilarityArchitecture {
   hidden: [number, number, number];
   /** Dropout after the two tanh layers (default 0.2). */
   dropout: number;
-  /**
-   * (a - b)^2 is multiplied by this before the first layer. 0 (default) fits it when training: 1 / the mean of
-   * (a - b)^2 over the training images, so inputs average 1 whatever the features' scale (L2-normalised
-   * 768-d vectors give values near 1e-3, where the tanh units hardly learn). The fitted value is saved.
-   */
-  inputScale: number;
 }
 
-export const DEFAULT_SIMILARITY_ARCHITECTURE: Readonly<SimilarityArchitecture> = Object.freeze({ hidden: [256, 128, 64] as [number, number, number], dropout: 0.2, inputScale: 0 });
+export const DEFAULT_SIMILARITY_ARCHITECTURE: Readonly<SimilarityArchitecture> = Object.freeze({ hidden: [256, 128, 64] as [number, number, number], dropout: 0.2 });
 
 export interface SimilarityOptions extends TrainOptions {
   architecture?: Partial<SimilarityArchitecture>;
@@ -108,9 +102,7 @@ export function resolveSimilarityArchitecture(a: Partial<SimilarityArchitecture>
   const r: SimilarityArchitecture = {
     hidden: [...(a.hidden ?? DEFAULT_SIMILARITY_ARCHITECTURE.hidden)] as [number, number, number],
     dropout: a.dropout ?? DEFAULT_SIMILARITY_ARCHITECTURE.dropout,
-    inputScale: a.inputScale ?? DEFAULT_SIMILARITY_ARCHITECTURE.inputScale,
   };
-  if (!(r.inputScale >= 0 && Number.isFinite(r.inputScale))) throw invalidOption("architecture.inputScale", "finite number >= 0", r.inputScale);
   if (r.hidden.length !== 3 || !r.hidden.every((u) => Number.isInteger(u) && u > 0)) throw invalidOption("architecture.hidden", "three positive integers", JSON.stringify(a.hidden));
   if (!(r.dropout >= 0 && r.dropout < 1)) throw invalidOption("architecture.dropout", "number in [0, 1)", r.dropout);
   return r;
@@ -130,35 +122,16 @@ export function similarityHead(model: tfTypes.LayersModel, inputFingerprint: Fin
   };
 }
 
-/** scale x (a - b)^2 rows for a list of pairs, as one Float32Array [pairs, dim]. */
-export function squaredDifferences(m: FeatureMatrix, pairs: readonly { i: number; j: number }[], scale = 1, out = new Float32Array(pairs.length * m.dim)): Float32Array {
+/** (a - b)^2 rows for a list of pairs, as one Float32Array [pairs, dim]. */
+export function squaredDifferences(m: FeatureMatrix, pairs: readonly { i: number; j: number }[], out = new Float32Array(pairs.length * m.dim)): Float32Array {
   const d = m.dim;
   pairs.forEach(({ i, j }, r) => {
     for (let k = 0; k < d; k++) {
       const v = m.data[i * d + k] - m.data[j * d + k];
-      out[r * d + k] = scale * v * v;
+      out[r * d + k] = v * v;
     }
   });
   return out;
-}
-
-/** 1 / mean of (a - b)^2 over all pairs of the rows = 1 / (2 x the mean per-dimension variance). */
-export function fitInputScale(m: FeatureMatrix, rows: readonly number[]): number {
-  const d = m.dim;
-  let total = 0;
-  for (let k = 0; k < d; k++) {
-    let s = 0;
-    let s2 = 0;
-    for (const r of rows) {
-      const v = m.data[r * d + k];
-      s += v;
-      s2 += v * v;
-    }
-    const mean = s / rows.length;
-    total += s2 / rows.length - mean * mean;
-  }
-  const meanSq = (2 * total) / d;
-  return meanSq > 0 ? 1 / meanSq : 1;
 }
 
 export interface ScoredPairs {
@@ -188,19 +161,18 @@ export function pairSource(features: FeatureMatrix, codes: Int32Array, rows: num
  * so validation pairs never share an image with training pairs; early stopping watches the validation MSE.
  * Every epoch draws fresh training pairs (same mix, new seed): a few thousand fixed pairs out of the n^2
  * possible ones are learnt by heart within a few epochs. Validation pairs are drawn once.
- * Defaults: 40 epochs, batch 64 pairs, Adam 1e-3 with warm-up then cosine decay, patience 6.
+ * Defaults: 40 epochs, batch 64 pairs, Adam 3e-4 (1e-3 overfits within 3 epochs on 768-d features) with
+ * warm-up then cosine decay, patience 6.
  */
 export async function trainSimilarityHead(features: FeatureMatrix, labels: LabelsInput, options: SimilarityOptions = {}): Promise<SimilarityHead> {
   const tf = await getTf();
-  const o = resolveTrainOptions(options);
+  const o = resolveTrainOptions(options, { learningRate: 3e-4 });
   const arch = resolveSimilarityArchitecture(options.architecture);
   const w = resolveTargetWeights(options.target, options.ssim !== undefined);
   const rep = reporterOf(o.reporter);
   const { codes } = classCodes(features, labels);
   const rand = seededRandom(o.seed);
   const split = stratifiedSplit(codes, o.validationFraction, rand);
-  if (arch.inputScale === 0) arch.inputScale = fitInputScale(features, split.train);
-  const scale = arch.inputScale;
   const base = options.pairs ?? {};
   const trainCount = base.count ?? Math.max(400, 8 * split.train.length);
   const drawTrain = pairSource(features, codes, split.train, w, { ...base, count: trainCount }, options.ssim);
@@ -210,7 +182,7 @@ export async function trainSimilarityHead(features: FeatureMatrix, labels: Label
   const model = buildSimilarityModel(features.dim, arch, o.seed);
   let xTrain: tfTypes.Tensor2D | undefined;
   let yTrain: tfTypes.Tensor2D | undefined;
-  const xVal = tf.tensor2d(squaredDifferences(features, val.pairs, scale), [val.pairs.length, features.dim]);
+  const xVal = tf.tensor2d(squaredDifferences(features, val.pairs), [val.pairs.length, features.dim]);
   const yVal = tf.tensor2d(val.targets, [val.targets.length, 1]);
   try {
     const history = await trainLoop(
@@ -220,7 +192,7 @@ export async function trainSimilarityHead(features: FeatureMatrix, labels: Label
         batches: (epoch) => {
           const train = drawTrain(o.seed + 1000 * epoch);
           tf.dispose([xTrain!, yTrain!].filter(Boolean));
-          xTrain = tf.tensor2d(squaredDifferences(features, train.pairs, scale), [train.pairs.length, features.dim]);
+          xTrain = tf.tensor2d(squaredDifferences(features, train.pairs), [train.pairs.length, features.dim]);
           yTrain = tf.tensor2d(train.targets, [train.targets.length, 1]);
           const order = shuffleInPlace(train.pairs.map((_, i) => i), rand);
           const out: number[][] = [];
@@ -261,7 +233,7 @@ export function predictPairs(head: SimilarityHead, m: FeatureMatrix, pairs: read
   const buf = new Float32Array(step * m.dim);
   for (let s = 0; s < pairs.length; s += step) {
     const chunk = pairs.slice(s, s + step);
-    squaredDifferences(m, chunk, head.architecture.inputScale || 1, buf);
+    squaredDifferences(m, chunk, buf);
     const y = tf.tidy(() => head.model.predict(tf.tensor2d(buf.subarray(0, chunk.length * m.dim), [chunk.length, m.dim])) as tfTypes.Tensor);
     out.set(y.dataSync() as Float32Array, s);
     y.dispose();

@@ -11,4 +11,4 @@ export { renderLineChart, renderPrecisionAtK, renderTrainingCurves, niceTicks } 
 export type { Series, LineChartOptions } from "./charts";
 export { renderGrid, GRID_CAPTIONS } from "./grid";
 export type { GridOptions, GridCaption } from "./grid";
-export { showPng, showPlotly, plotlyHtml } from "./inline";
+export { showPng, showPlotly, plotlyHtml, inlineDisplayAvailable } from "./inline";

@@ -1,7 +1,8 @@
 /**
  * Inline display in tslab notebooks. tslab is required lazily, only inside a kernel (which sets
  * globalThis.__tslab__), so the CLI and tests never load it (it brings its own TypeScript compiler).
- * Outside a kernel every function does nothing and returns false.
+ * Outside a kernel the show* functions do nothing. They return nothing, so that a `showPng(...)` ending a
+ * cell does not print a value under the figure; `inlineDisplayAvailable()` tells whether they display.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -23,16 +24,18 @@ function tslabDisplay(): TslabDisplay | undefined {
   }
 }
 
-/** Shows PNG bytes (from any render* function) as the cell's output. Returns false outside a kernel. */
-export function showPng(buffer: Uint8Array): boolean {
+/** True inside a running tslab kernel, where showPng and showPlotly display their figures. */
+export function inlineDisplayAvailable(): boolean {
+  return tslabDisplay() !== undefined;
+}
+
+/** Shows PNG bytes (from any render* function) as the cell's output; does nothing outside a kernel. */
+export function showPng(buffer: Uint8Array): void {
   if (!(buffer instanceof Uint8Array)) throw invalidOption("buffer", "PNG bytes (Buffer or Uint8Array)", buffer);
-  const display = tslabDisplay();
-  if (!display) return false;
   try {
-    display.png(buffer);
-    return true;
+    tslabDisplay()?.png(buffer);
   } catch {
-    return false; // tslab throws "Not ready" when no cell is executing
+    // tslab throws "Not ready" when no cell is executing: nothing to show then
   }
 }
 
@@ -74,15 +77,14 @@ export function plotlyHtml(data: unknown[], layout: Record<string, unknown> = {}
  * outputs first, or use `showPng` for figures that stay in the notebook.
  * Returns false outside a kernel.
  */
-export function showPlotly(data: unknown[], layout: Record<string, unknown> = {}): boolean {
+export function showPlotly(data: unknown[], layout: Record<string, unknown> = {}): void {
   if (!Array.isArray(data)) throw invalidOption("data", "an array of plotly traces", data);
   const display = tslabDisplay();
-  if (!display) return false;
+  if (!display) return;
   const height = typeof layout.height === "number" ? layout.height : 480;
   try {
     display.html(plotlyHtml(data, layout, height));
-    return true;
   } catch {
-    return false;
+    // not inside an executing cell
   }
 }

@@ -27,6 +27,8 @@ export function labelFromFolder(name: string): string | undefined {
 export function readLabelsCsv(csvPath: string): Map<string, string> {
   let text: string;
   try {
+    // a named pipe or device would block the read forever: only regular files are read
+    if (!fs.statSync(csvPath).isFile()) throw new Error("not a regular file");
     text = fs.readFileSync(csvPath, "utf8");
   } catch (e) {
     throw new CbirError("E_BAD_OPTION", `cannot read labels file (${(e as Error).message}).`, {

@@ -12,11 +12,12 @@ import * as path from "node:path";
 import { CbirError, invalidOption, isCbirError } from "../errors";
 import { assertSameFingerprint, diffFingerprints, sha256, type Fingerprint } from "../fingerprint";
 import { writeFileAtomicSync } from "../fsutil";
+import { DEFAULT_MAX_BYTES } from "../prepare/decode";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type PostStep } from "../reduce/postprocess";
 import { acquireLock } from "./lock";
-import { MANIFEST_FORMAT, MANIFEST_VERSION, SEGMENT_PATTERN, manifestPath, readManifest, type IndexManifest, type Segment, type StoredItem, type StoredSkip } from "./manifest";
+import { MANIFEST_FORMAT, MANIFEST_VERSION, SEGMENT_PATTERN, manifestPath, manifestText, readManifest, type IndexManifest, type Segment, type StoredItem, type StoredSkip } from "./manifest";
 
 export interface StoredIndex {
   dir: string;
@@ -126,8 +127,17 @@ export interface BuildResult {
   skipped: SkippedFile[];
 }
 
+/** sha256 of a file read in 1 MB pieces (readFileSync fails above 2 GB and would hold the whole file). */
 function fileHash(file: string): string {
-  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+  const h = createHash("sha256");
+  const buf = Buffer.alloc(1 << 20);
+  const fd = fs.openSync(file, "r");
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest("hex");
 }
 
 class Writer {
@@ -180,7 +190,7 @@ class Writer {
 
   commit(): void {
     this.manifest.updatedAt = new Date().toISOString();
-    writeFileAtomicSync(manifestPath(this.dir), JSON.stringify(this.manifest));
+    writeFileAtomicSync(manifestPath(this.dir), manifestText(this.manifest));
     this.removeOrphans();
   }
 
@@ -283,7 +293,20 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
       claimed.add(it.name);
       continue;
     }
-    const hash = fileHash(it.path);
+    // not worth hashing what the decoder refuses unread; remembered like any skip so it is not retried
+    const refusal = !st.isFile() ? "not a regular file" : st.size > DEFAULT_MAX_BYTES ? `file too large (${st.size} bytes, limit ${DEFAULT_MAX_BYTES})` : undefined;
+    let hash = "";
+    try {
+      if (!refusal) hash = fileHash(it.path);
+    } catch (e) {
+      skipped.push({ path: it.path, reason: `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+      continue;
+    }
+    if (refusal) {
+      skipped.push({ path: it.path, reason: refusal });
+      stillSkipped.push({ name: it.name, path: it.path, size: st.size, mtimeMs: st.mtimeMs, reason: refusal });
+      continue;
+    }
     if (prev && prev.item.sha256 === hash) {
       keep.push({ ...base, sha256: hash });
       reuse.set(it.name, prev.vector);
@@ -382,7 +405,9 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
   if (opts.config) w.manifest.config = { ...opts.config };
   else if (old?.config) w.manifest.config = old.config;
   w.commit();
-  return { index: toStoredIndex(dir, w.manifest, concatRows(w)), added, changed, removed, renamed, unchanged, skipped };
+  // images that failed to decode were attempted, not added: they are reported as skipped only
+  const stored = (n: string) => w.vectors.has(n);
+  return { index: toStoredIndex(dir, w.manifest, concatRows(w)), added: added.filter(stored), changed: changed.filter(stored), removed, renamed, unchanged, skipped };
 }
 
 function concatRows(w: Writer): Float32Array {

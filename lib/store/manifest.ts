@@ -1,6 +1,7 @@
 /**
  * The on-disk layout of an index folder:
- *   manifest.json        what is in the index (below), rewritten atomically after every committed batch
+ *   manifest.json        what is in the index (below), rewritten atomically after every committed batch,
+ *                        ending with the sha256 of everything before it (a damaged or edited manifest is refused)
  *   vectors-<n>.f32      row-major float32 segments; each batch of new images is one segment, and a finished
  *                        run compacts them into a single file; every segment has its sha256 in the manifest
  *   index.lock           the current writer (lock.ts)
@@ -10,7 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CbirError } from "../errors";
-import type { Fingerprint } from "../fingerprint";
+import { sha256, type Fingerprint } from "../fingerprint";
 import type { FittedPostJSON } from "../reduce/postprocess";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -61,10 +62,18 @@ export interface IndexManifest {
   config?: Record<string, string | number | boolean>;
   createdAt: string;
   updatedAt: string;
+  /** sha256 of the manifest's JSON without this field (absent in manifests written before it existed). */
+  checksum?: string;
 }
 
 export function manifestPath(dir: string): string {
   return path.join(dir, MANIFEST_FILE);
+}
+
+/** The manifest's text, with its checksum (computed over the same text without it) as the last field. */
+export function manifestText(m: IndexManifest): string {
+  const { checksum: _old, ...body } = m;
+  return JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) });
 }
 
 /** undefined when the folder has no manifest; E_INDEX_CORRUPT when it has one that cannot be read. */
@@ -83,6 +92,10 @@ export function readManifest(dir: string): IndexManifest | undefined {
   } catch (e) {
     throw new CbirError("E_INDEX_CORRUPT", `index manifest is not valid JSON (${(e as Error).message}).`, { file, fix: "delete the index folder; it is rebuilt." });
   }
+  // JSON.parse keeps the key order and JSON numbers round-trip, so the body re-serialises to the hashed text
+  const { checksum, ...body } = (m ?? {}) as IndexManifest;
+  if (checksum !== undefined && checksum !== sha256(JSON.stringify(body)))
+    throw new CbirError("E_INDEX_CORRUPT", "index manifest fails its checksum (damaged or edited on disk).", { file, fix: "run `cbir index` again: it is rebuilt." });
   const rows = Array.isArray(m?.segments) ? m.segments.reduce((s, g) => s + g.rows, 0) : -1;
   if (m?.format !== MANIFEST_FORMAT || !Array.isArray(m.items) || rows !== m.items.length || !m.fingerprint?.id || !(m.dim >= 1))
     throw new CbirError("E_INDEX_CORRUPT", "index manifest is incomplete or not a cbir index.", { file, fix: "delete the index folder; it is rebuilt." });
