@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { PROJECT_ROOT, SAMPLE_DIR, cbirSync, copySample, writeTinyModel } from "./fixtures/bad-images";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-robust-exposure-"));
@@ -93,16 +94,16 @@ function guarded(name: string, args: string[]): GuardRecord {
   return JSON.parse(fs.readFileSync(out, "utf8")) as GuardRecord;
 }
 
-test("the guard sees a listening server (so a silent result means something)", () => {
+test("the guard sees a listening server and its socket (so a silent result means something)", () => {
   const out = path.join(work, "self-check.guard.json");
   const script = path.join(work, "listen.cjs");
-  fs.writeFileSync(script, `require("http").createServer().listen(0, "127.0.0.1", function () { this.close(); });\n`);
-  const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+  fs.writeFileSync(script, `require("http").createServer().listen(0, "127.0.0.1", () => process.exit(0));\n`);
   const r = spawnSync(process.execPath, ["--require", guard, script], { env: { ...process.env, CBIR_NET_GUARD_OUT: out }, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   const rec = JSON.parse(fs.readFileSync(out, "utf8")) as GuardRecord;
   assert.ok(rec.calls.some((c) => c.startsWith("http.createServer")), JSON.stringify(rec.calls));
   assert.ok(rec.calls.some((c) => c.startsWith("net.Server.listen")), JSON.stringify(rec.calls));
+  if (rec.procNet) assert.equal(rec.sockets.length, 1, `the open listening socket is seen at exit: ${rec.sockets}`);
 });
 
 test("cbir demo, index and query open no port and make no connection", { skip: haveSample ? false : "data/sample missing" }, () => {

@@ -168,3 +168,42 @@ test("a lock left by a dead process, or an unreadable one, is taken over with a 
     assert.ok(!fs.existsSync(path.join(idx, LOCK_FILE)), `${what}: the lock is gone after the run`);
   }
 });
+
+test("a stale lock taken over by another process at the same instant is not stolen from it", () => {
+  // Simulates the interleaving: just before this process moves (or deletes) the stale lock it has judged,
+  // another process replaces it with its own live lock. That fresh lock must survive, and this process
+  // must be refused. The real fs module is patched, so lib/store/lock.ts sees the patch.
+  const nodeFs = require("node:fs") as typeof fs;
+  const dir = path.join(work, "lock-race");
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, LOCK_FILE);
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+  fs.writeFileSync(file, JSON.stringify({ pid: dead, host: os.hostname(), startedAt: "2020-01-01T00:00:00.000Z" }));
+  const rival = JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: "rival" });
+  let injected = false;
+  const inject = (target: unknown) => {
+    if (!injected && target === file) {
+      injected = true;
+      nodeFs.writeFileSync(file, rival);
+    }
+  };
+  const rename = nodeFs.renameSync;
+  const rm = nodeFs.rmSync;
+  nodeFs.renameSync = function (from: fs.PathLike, to: fs.PathLike) {
+    inject(from);
+    return rename.call(this, from, to);
+  } as typeof fs.renameSync;
+  nodeFs.rmSync = function (p: fs.PathLike, o?: fs.RmOptions) {
+    inject(p);
+    return rm.call(this, p, o);
+  } as typeof fs.rmSync;
+  try {
+    assert.throws(() => acquireLock(dir), (e: Error & { code?: string }) => e.code === "E_LOCKED" && e.message.includes(`process ${process.pid}`));
+  } finally {
+    nodeFs.renameSync = rename;
+    nodeFs.rmSync = rm;
+  }
+  assert.ok(injected, "the simulated rival acted");
+  assert.equal(fs.readFileSync(file, "utf8"), rival, "the rival's lock is intact");
+  assert.deepEqual(fs.readdirSync(dir), [LOCK_FILE], "no stray files left");
+});

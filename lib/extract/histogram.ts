@@ -6,10 +6,10 @@
  */
 import { invalidOption } from "../errors";
 import { makeFingerprint } from "../fingerprint";
-import { reporterOf, type Reporter } from "../report";
+import type { Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { decodeThumbnail } from "../prepare/decode";
-import { isCbirError } from "../errors";
+import { perImageFeatures } from "./per-image";
 
 /** `rgb` is interleaved RGB bytes; returns bins^3 values, L2-normalised. */
 export function colorHistogram(rgb: Uint8Array, bins = 8): Float32Array {
@@ -44,25 +44,6 @@ export async function histogramFeatures(
 ): Promise<{ features: FeatureMatrix; skipped: SkippedFile[] }> {
   const bins = opts.bins ?? 8;
   const maxSide = opts.maxSide ?? 256;
-  const rep = reporterOf(opts.reporter);
-  const dim = bins ** 3;
-  const ids: string[] = [];
-  const rows: Float32Array[] = [];
-  const skipped: SkippedFile[] = [];
-  for (let i = 0; i < items.length; i++) {
-    try {
-      const img = await decodeThumbnail(items[i].path, maxSide);
-      rows.push(colorHistogram(img.data, bins));
-      ids.push(items[i].name);
-    } catch (e) {
-      if (!isCbirError(e)) throw e;
-      skipped.push({ path: items[i].path, reason: e.message });
-      rep.warn(`skipped: ${e.message}`, items[i].path);
-    }
-    rep.progress("histogram", i + 1, items.length, items[i].name);
-  }
-  const data = new Float32Array(ids.length * dim);
-  rows.forEach((r, i) => data.set(r, i * dim));
   const fingerprint = makeFingerprint({ backbone: `hist:rgb${bins}`, resize: `inside${maxSide}`, preprocessing: "sqrt-frequency", pooling: "none" });
-  return { features: { ids, dim, data, fingerprint }, skipped };
+  return perImageFeatures(items, "histogram", bins ** 3, fingerprint, async (item) => colorHistogram((await decodeThumbnail(item.path, maxSide)).data, bins), opts.reporter);
 }

@@ -1,29 +1,28 @@
 /**
- * The feature pipeline every entry point shares (demo, `cbir index/eval`, notebooks, benchmarks):
- * load backbone -> extract pooled CNN vectors (+ colour histograms) -> centre/L2 -> optional fusion -> L2.
+ * The feature pipeline every entry point shares (demo, notebooks, benchmarks; `cbir index/eval` store the
+ * same raw vectors through lib/store/pipeline.ts): load backbone -> pooled CNN vectors (+ colour
+ * histograms) -> post-processing fitted on these images (centre, L2, histogram fusion).
  * Returns the final vectors with a fingerprint that covers every step and every fitted state.
  */
-import { loadBackbone } from "../backbone/index";
 import type { Backbone } from "../backbone/types";
-import { extractFeatures, type ExtractResult } from "../extract/features";
-import { colorHistogram } from "../extract/histogram";
-import { makeFingerprint } from "../fingerprint";
-import { fuseWithHistogram, l2normalize, postprocess, type FittedPost, type PostStep } from "../reduce/index";
-import type { Reporter } from "../report";
-import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { resolveConfig, type PipelineConfig } from "../config";
-
-export const HISTOGRAM_BINS = 8;
+import { backboneFingerprint, type ExtractResult } from "../extract/features";
+import type { Fingerprint } from "../fingerprint";
+import { CbirError } from "../errors";
+import { pooledDim, postprocess, type FittedPost } from "../reduce/index";
+import type { Reporter } from "../report";
+import { openPipeline } from "../store/pipeline";
+import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 
 export interface PipelineFeatures {
   /** Final vectors, one row per usable image. */
   features: FeatureMatrix;
-  /** Pooled CNN vectors before post-processing. */
+  /** Pooled CNN vectors before post-processing and fusion (`cnn.dim` is the originals' `X_features.shape[1]`). */
   cnn: FeatureMatrix;
   /** Items in row order (skipped images removed). */
   items: ImageItem[];
   skipped: SkippedFile[];
-  /** Fitted centring state, to transform queries the same way. */
+  /** Fitted post-processing, to transform queries the same way (applyPostprocess). */
   post: FittedPost;
   backbone: { id: string; layer: string; inputSize: [number, number]; outputShape: number[]; runtime: string; preprocessing: string; resize: string };
   seconds: ExtractResult["seconds"] & { load: number; post: number };
@@ -37,55 +36,39 @@ export async function computeFeatures(
 ): Promise<PipelineFeatures> {
   const c = resolveConfig(config);
   const t0 = performance.now();
-  const backbone =
-    options.backbone ?? (await loadBackbone(c.model, { layer: c.layer || undefined, runtime: c.runtime, reporter: options.reporter }));
-  const tLoad = (performance.now() - t0) / 1000;
+  const pipe = await openPipeline(c, { reporter: options.reporter, progress: true, backbone: options.backbone });
+  const load = (performance.now() - t0) / 1000;
   try {
-    const useHistogram = c.histogramWeight > 0;
-    const ex = await extractFeatures(backbone, items, {
-      pooling: c.pooling,
-      batchSize: c.batchSize || undefined,
-      histogram: useHistogram ? (rgb) => colorHistogram(rgb, HISTOGRAM_BINS) : undefined,
-      reporter: options.reporter,
-    });
-    const t1 = performance.now();
-    const steps: PostStep[] = c.center ? ["center", "l2"] : ["l2"];
-    const { features: cnnPost, state } = postprocess(ex.features, steps, options.reporter);
-    let features = cnnPost;
-    if (useHistogram && ex.histograms) {
-      const hist: FeatureMatrix = {
-        ids: ex.features.ids,
-        dim: HISTOGRAM_BINS ** 3,
-        data: concatRows(ex.histograms),
-        fingerprint: makeFingerprint({ backbone: `hist:rgb${HISTOGRAM_BINS}-sqrt`, inputSize: backbone.inputSize, resize: backbone.resize }),
-      };
-      features = l2normalize(fuseWithHistogram(cnnPost, hist, { weight: c.histogramWeight }));
+    const raw = await pipe.extract(items);
+    if (raw.features.ids.length === 0) {
+      throw new CbirError("E_NO_IMAGES", `none of the ${items.length} images could be decoded (first: ${raw.skipped[0]?.reason}).`, {
+        file: raw.skipped[0]?.path,
+        fix: "check that the folder holds valid JPEG/PNG/WebP images.",
+      });
     }
+    const t1 = performance.now();
+    const { features, state } = postprocess(raw.features, pipe.post, options.reporter);
+    const kept = new Set(raw.features.ids);
+    const b = pipe.backbone;
     return {
       features,
-      cnn: ex.features,
-      items: ex.items,
-      skipped: ex.skipped,
+      cnn: cnnBlock(raw.features, pooledDim(b.outputShape, c.pooling), backboneFingerprint(b, c.pooling)),
+      items: items.filter((it) => kept.has(it.name)),
+      skipped: raw.skipped,
       post: state,
-      backbone: {
-        id: backbone.id,
-        layer: backbone.layer,
-        inputSize: backbone.inputSize,
-        outputShape: backbone.outputShape,
-        runtime: backbone.runtime,
-        preprocessing: backbone.preprocessing,
-        resize: backbone.resize,
-      },
-      seconds: { ...ex.seconds, load: tLoad, post: (performance.now() - t1) / 1000 },
+      backbone: { id: b.id, layer: b.layer, inputSize: b.inputSize, outputShape: b.outputShape, runtime: b.runtime, preprocessing: b.preprocessing, resize: b.resize },
+      seconds: { ...raw.seconds, load, post: (performance.now() - t1) / 1000 },
     };
   } finally {
-    if (!options.backbone) backbone.dispose();
+    pipe.dispose();
   }
 }
 
-function concatRows(rows: Float32Array[]): Float32Array {
-  const dim = rows[0]?.length ?? 0;
-  const out = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => out.set(r, i * dim));
-  return out;
+/** The first `dim` values of every row (raw vectors hold [CNN | histogram] when fusion is on). */
+function cnnBlock(raw: FeatureMatrix, dim: number, fingerprint: Fingerprint): FeatureMatrix {
+  if (raw.dim === dim) return { ...raw, fingerprint };
+  const n = raw.ids.length;
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) data.set(raw.data.subarray(i * raw.dim, i * raw.dim + dim), i * dim);
+  return { ids: raw.ids, dim, data, fingerprint };
 }

@@ -4,35 +4,9 @@
  * coordinate has standard deviation 1e-4, as scikit-learn does, so the learning rate means the same.
  */
 
-/** mulberry32: a small, fast, seedable generator; same seed, same sequence, on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { gaussian, seededRandom } from "../random";
 
-/** Standard normal samples (Box-Muller) from a uniform generator. */
-export function gaussian(rand: () => number): () => number {
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const s = spare;
-      spare = undefined;
-      return s;
-    }
-    let u = 0;
-    while (u <= 1e-300) u = rand();
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-}
+export { gaussian, seededRandom };
 
 export function randomInit(n: number, seed: number): Float64Array {
   const g = gaussian(seededRandom(seed));

@@ -5,10 +5,10 @@
  */
 import { invalidOption } from "../errors";
 import { makeFingerprint } from "../fingerprint";
-import { isCbirError } from "../errors";
 import { decodeImage } from "../prepare/decode";
-import { reporterOf, type Reporter } from "../report";
+import type { Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
+import { perImageFeatures } from "../extract/per-image";
 
 /** `grey` is (size+1) x size pixels, row-major (width size+1); returns size*size bits as 0/1. */
 export function dhashBits(grey: ArrayLike<number>, size = 8): Float32Array {
@@ -39,24 +39,13 @@ export async function dhashFeatures(
   opts: { size?: number; reporter?: Reporter } = {},
 ): Promise<{ features: FeatureMatrix; skipped: SkippedFile[] }> {
   const size = opts.size ?? 8;
-  const rep = reporterOf(opts.reporter);
-  const ids: string[] = [];
-  const rows: Float32Array[] = [];
-  const skipped: SkippedFile[] = [];
-  for (let i = 0; i < items.length; i++) {
-    try {
-      const img = await decodeImage(items[i].path, { size: [size, size + 1], resize: "area" });
-      rows.push(dhashBits(rgbToGrey(img.data), size));
-      ids.push(items[i].name);
-    } catch (e) {
-      if (!isCbirError(e)) throw e;
-      skipped.push({ path: items[i].path, reason: e.message });
-      rep.warn(`skipped: ${e.message}`, items[i].path);
-    }
-    rep.progress("dhash", i + 1, items.length, items[i].name);
-  }
-  const dim = size * size;
-  const data = new Float32Array(ids.length * dim);
-  rows.forEach((r, i) => data.set(r, i * dim));
-  return { features: { ids, dim, data, fingerprint: makeFingerprint({ backbone: `dhash:${size}`, resize: "area", inputSize: [size, size + 1] }) }, skipped };
+  const fingerprint = makeFingerprint({ backbone: `dhash:${size}`, resize: "area", inputSize: [size, size + 1] });
+  return perImageFeatures(
+    items,
+    "dhash",
+    size * size,
+    fingerprint,
+    async (item) => dhashBits(rgbToGrey((await decodeImage(item.path, { size: [size, size + 1], resize: "area" })).data), size),
+    opts.reporter,
+  );
 }

@@ -3,13 +3,14 @@
  * so sizes must match), as a matrix of byte rows for rankAll(metric "ssim-image") or as a loader for
  * rerankWithSsim.
  */
-import { isCbirError, invalidOption } from "../errors";
+import { invalidOption } from "../errors";
 import { makeFingerprint } from "../fingerprint";
 import { decodeImage } from "../prepare/decode";
-import { reporterOf, type Reporter } from "../report";
+import type { Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { rgbToGrey } from "./dhash";
 import type { PixelImage } from "./structural-similarity";
+import { perImageFeatures } from "../extract/per-image";
 
 export interface PixelOptions {
   /** [height, width] every image is resized to (default [128, 128]). */
@@ -44,23 +45,7 @@ export async function pixelMatrix(
   const [h, w] = opts.size ?? [128, 128];
   const channels: 1 | 3 = opts.colour ? 3 : 1;
   const dim = h * w * channels;
-  const rep = reporterOf(opts.reporter);
-  const rows: Uint8Array[] = [];
-  const ids: string[] = [];
-  const skipped: SkippedFile[] = [];
-  for (let i = 0; i < items.length; i++) {
-    try {
-      rows.push((await loadPixels(items[i].path, opts)).data as Uint8Array);
-      ids.push(items[i].name);
-    } catch (e) {
-      if (!isCbirError(e)) throw e;
-      skipped.push({ path: items[i].path, reason: e.message });
-      rep.warn(`skipped: ${e.message}`, items[i].path);
-    }
-    rep.progress("pixels", i + 1, items.length, items[i].name);
-  }
-  const data = new Float32Array(ids.length * dim);
-  rows.forEach((r, i) => data.set(r, i * dim));
   const fingerprint = makeFingerprint({ backbone: `pixels:${channels === 1 ? "grey" : "rgb"}`, inputSize: [h, w], resize: "area" });
-  return { features: { ids, dim, data, fingerprint }, image: { width: w, height: h, channels }, skipped };
+  const { features, skipped } = await perImageFeatures(items, "pixels", dim, fingerprint, async (item) => (await loadPixels(item.path, opts)).data, opts.reporter);
+  return { features, image: { width: w, height: h, channels }, skipped };
 }

@@ -1,5 +1,6 @@
 /**
- * One writer per index: a lock file holding the writer's pid, host and start time, created with O_EXCL.
+ * One writer per index: a lock file holding the writer's pid, host and start time, created only if absent
+ * (a fully written private file hard-linked into place).
  * A lock whose process is gone (killed run, crash) is stale and taken over with a notice; a live one is
  * E_LOCKED, naming the process so the user can wait for it or stop it.
  */
@@ -42,14 +43,44 @@ function readLock(file: string): LockInfo | undefined {
   }
 }
 
+function sameLock(a: LockInfo | undefined, b: LockInfo | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.pid === b.pid && a.host === b.host && a.startedAt === b.startedAt;
+}
+
+/**
+ * Creates `file` holding `text` only if it does not exist. The text is written to a private file first and
+ * hard-linked into place, so no other process ever reads a half-written (and so "unreadable", stale-looking)
+ * lock; where hard links are not supported, falls back to an exclusive create.
+ */
+function createExclusive(file: string, text: string): boolean {
+  const own = `${file}.${process.pid}.new`;
+  try {
+    fs.writeFileSync(own, text);
+    fs.linkSync(own, file);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw e;
+  } finally {
+    fs.rmSync(own, { force: true });
+  }
+  try {
+    fs.writeFileSync(file, text, { flag: "wx" });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+}
+
 export function acquireLock(dir: string, reporter?: Reporter): IndexLock {
   const rep = reporterOf(reporter);
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, LOCK_FILE);
   const mine: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, JSON.stringify(mine), { flag: "wx" });
+    if (createExclusive(file, JSON.stringify(mine))) {
       let released = false;
       return {
         file,
@@ -60,8 +91,6 @@ export function acquireLock(dir: string, reporter?: Reporter): IndexLock {
           if (now && now.pid === mine.pid && now.startedAt === mine.startedAt) fs.rmSync(file, { force: true });
         },
       };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
     const held = readLock(file);
     // another host's pid cannot be checked from here: trust its lock
@@ -71,8 +100,27 @@ export function acquireLock(dir: string, reporter?: Reporter): IndexLock {
         file,
         fix: `wait for that run to finish, or stop it; if no such process exists, delete ${file}.`,
       });
+    // Move the stale lock aside rather than delete it: if another process took it over in the meantime,
+    // what was moved is that process's fresh lock, which is put back (a delete would have stolen it).
+    const aside = `${file}.${process.pid}.stale`;
+    try {
+      fs.renameSync(file, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // someone else removed it first
+      throw e;
+    }
+    const moved = readLock(aside);
+    if (!sameLock(moved, held)) {
+      try {
+        fs.linkSync(aside, file);
+      } catch {
+        // a third process created a lock in this instant: leave it; the attempt below reports it
+      }
+      fs.rmSync(aside, { force: true });
+      continue;
+    }
     rep.warn(held ? `removing the stale lock of process ${held.pid} (started ${held.startedAt}, no longer running).` : "removing an unreadable lock file.", file);
-    fs.rmSync(file, { force: true });
+    fs.rmSync(aside, { force: true });
   }
   throw new CbirError("E_LOCKED", `could not take the lock of index '${dir}'.`, { file, fix: `delete ${file} if no other run is writing the index.` });
 }

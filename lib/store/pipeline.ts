@@ -6,6 +6,7 @@
  * lib/pipeline/features.ts computeFeatures, in a form that can be stored and extended.
  */
 import type { Backbone } from "../backbone/types";
+import type { ExtractResult } from "../extract/features";
 import { resolveConfig, type PipelineConfig } from "../config";
 import { isCbirError } from "../errors";
 import { colorHistogram } from "../extract/histogram";
@@ -24,7 +25,8 @@ export interface RawPipeline {
   fingerprint: Fingerprint;
   /** Post-processing to fit on the database. */
   post: PostStep[];
-  extract(items: ImageItem[]): Promise<{ features: FeatureMatrix; skipped: SkippedFile[] }>;
+  /** Raw vectors of the images that decode, in item order; `seconds` splits the time spent. */
+  extract(items: ImageItem[]): Promise<{ features: FeatureMatrix; skipped: SkippedFile[]; seconds: ExtractResult["seconds"] }>;
   /** The settings as recorded in an index manifest. */
   record: Record<string, string | number | boolean>;
   dispose(): void;
@@ -35,12 +37,19 @@ function quiet(reporter?: Reporter): Reporter | undefined {
   return reporter ? { log: reporter.log?.bind(reporter), notice: reporter.notice?.bind(reporter) } : undefined;
 }
 
-export async function openPipeline(config: Partial<PipelineConfig>, opts: { reporter?: Reporter; progress?: boolean } = {}): Promise<RawPipeline> {
+/**
+ * Loads the backbone named by the config (or borrows `opts.backbone`, which `dispose` then leaves alone)
+ * and returns the raw-vector extractor plus the post-processing to fit.
+ */
+export async function openPipeline(
+  config: Partial<PipelineConfig>,
+  opts: { reporter?: Reporter; progress?: boolean; backbone?: Backbone } = {},
+): Promise<RawPipeline> {
   const c = resolveConfig(config);
   // loaded here, not at the top: importing lib/store or lib/evaluate must not pull in tfjs
   const { loadBackbone } = require("../backbone/index") as typeof import("../backbone/index");
   const { backboneFingerprint, extractFeatures } = require("../extract/features") as typeof import("../extract/features");
-  const backbone = await loadBackbone(c.model, { layer: c.layer || undefined, runtime: c.runtime, reporter: opts.reporter });
+  const backbone = opts.backbone ?? (await loadBackbone(c.model, { layer: c.layer || undefined, runtime: c.runtime, reporter: opts.reporter }));
   const fuse = c.histogramWeight > 0;
   const cnnFp = backboneFingerprint(backbone, c.pooling);
   const fingerprint = fuse ? extendFingerprint(cnnFp, { extra: { histogram: `rgb${HISTOGRAM_BINS}-sqrt` } }) : cnnFp;
@@ -67,9 +76,10 @@ export async function openPipeline(config: Partial<PipelineConfig>, opts: { repo
         // a batch in which no image decodes: every one of them is skipped, the run goes on
         if (!isCbirError(e) || e.code !== "E_NO_IMAGES") throw e;
         const reason = e.message;
-        return { features: { ids: [], dim: Math.max(cnnDim, 1), data: new Float32Array(0), fingerprint }, skipped: items.map((i) => ({ path: i.path, reason })) };
+        const seconds = { total: 0, decode: 0, infer: 0 };
+        return { features: { ids: [], dim: Math.max(cnnDim, 1), data: new Float32Array(0), fingerprint }, skipped: items.map((i) => ({ path: i.path, reason })), seconds };
       }
-      if (!fuse || !ex.histograms) return { features: ex.features, skipped: ex.skipped };
+      if (!fuse || !ex.histograms) return { features: ex.features, skipped: ex.skipped, seconds: ex.seconds };
       const hd = HISTOGRAM_BINS ** 3;
       const dim = cnnDim + hd;
       const data = new Float32Array(ex.features.ids.length * dim);
@@ -77,8 +87,10 @@ export async function openPipeline(config: Partial<PipelineConfig>, opts: { repo
         data.set(ex.features.data.subarray(i * cnnDim, (i + 1) * cnnDim), i * dim);
         data.set(ex.histograms[i], i * dim + cnnDim);
       }
-      return { features: { ids: ex.features.ids, dim, data, fingerprint }, skipped: ex.skipped };
+      return { features: { ids: ex.features.ids, dim, data, fingerprint }, skipped: ex.skipped, seconds: ex.seconds };
     },
-    dispose: () => backbone.dispose(),
+    dispose: () => {
+      if (!opts.backbone) backbone.dispose();
+    },
   };
 }

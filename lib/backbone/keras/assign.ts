@@ -9,6 +9,7 @@ import { CbirError } from "../../errors";
 import { reporterOf, type Reporter } from "../../report";
 import type { Tf } from "../tf";
 import type { H5Weight, H5WeightFile } from "./h5";
+import { seededRandom } from "../../random";
 
 /** "block1_conv1/kernel:0" -> "kernel"; "bn/moving_mean" -> "moving_mean". */
 function suffix(name: string): string {
@@ -82,17 +83,7 @@ export function assignH5Weights(tf: Tf, model: tfTypes.LayersModel, h5: H5Weight
   return hash.digest("hex");
 }
 
-/** mulberry32: a small, fast, seedable generator; the same seed gives the same weights everywhere. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /**
  * Seeded random weights in Keras's spirit: He-uniform kernels (so activations neither explode nor vanish
