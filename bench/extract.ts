@@ -258,7 +258,8 @@ async function indexEndToEnd(files: string[], threads: number, cacheDir: string,
     images_per_s: round(files.length / ((tEnd - t0) / 1000)),
     skipped,
     features_file_bytes: bytes,
-    rss_growth_mb: Math.round((peakRss - rssStart) / 1e6),
+    rss_start_mb: Math.round(rssStart / 1e6),
+    rss_peak_mb: Math.round(peakRss / 1e6),
     loadavg_after: load(),
   };
 }
@@ -303,7 +304,7 @@ export async function runExtractBench(parts = process.env.CBIR_BENCH_EXTRACT ?? 
       tfjs_backend: tfBackendName(),
       cpus: os.cpus().length,
       ...figures,
-      torch_versions: { torch: torch.version, torchvision: torch.torchvision, error: torch.error },
+      torch_versions: torch.error ? { error: torch.error } : { torch: torch.version, torchvision: torch.torchvision },
       loadavg_after_speeds: loadavgAfterSpeeds,
       end_to_end_1000_food7_mobilenet_v2: endToEnd,
       loadavg_end: load(),

@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { computeFeatures } from "../lib/pipeline/features";
+import { DEFAULT_CONFIG } from "../lib/config";
 import { scanFolder } from "../lib/prepare/scan";
 import { rankAll } from "../lib/rank";
 import { evaluate } from "../lib/evaluate";
@@ -40,7 +41,7 @@ const SEEDS = [1, 2, 3];
 /** The zoo model with its cache pre-seeded from ../shared/models (copied to a temp dir), else the bundled default. */
 function chooseBackbone(): { model: string; cache?: string } {
   const shared = path.join(SHARED, "models", ZOO_NAME);
-  if (!fs.existsSync(path.join(shared, "model.json"))) return { model: "nsfwjs/inception_v3" };
+  if (!fs.existsSync(path.join(shared, "model.json"))) return { model: DEFAULT_CONFIG.model };
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-learn-zoo-"));
   fs.cpSync(shared, path.join(cache, ZOO_NAME), { recursive: true });
   return { model: ZOO_NAME, cache };

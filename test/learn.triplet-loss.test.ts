@@ -100,3 +100,27 @@ test("pairwiseDistance matches Euclidean distances with a zero diagonal, and lea
   y.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
+
+test("the gradient (custom gather gradient included) matches finite differences of the reference", async () => {
+  const tf = await getTf();
+  const { labels, emb } = randomBatch(8, 3, 3, 11);
+  const x = tf.tensor2d(emb);
+  const g = tf.grad((e: import("@tensorflow/tfjs").Tensor) => tripletSemiHardLoss(labels, e as import("@tensorflow/tfjs").Tensor2D, 0.8))(x);
+  const got = await g.data();
+  x.dispose();
+  g.dispose();
+  const h = 1e-4;
+  let checked = 0;
+  for (let i = 0; i < 8; i++)
+    for (let k = 0; k < 3; k++) {
+      const plus = emb.map((r) => r.slice());
+      const minus = emb.map((r) => r.slice());
+      plus[i][k] += h;
+      minus[i][k] -= h;
+      const numeric = (referenceLoss(labels, plus, 0.8) - referenceLoss(labels, minus, 0.8)) / (2 * h);
+      assert.ok(Math.abs(numeric - got[i * 3 + k]) < 2e-3, `d loss / d x[${i}][${k}]: ${got[i * 3 + k]} vs numeric ${numeric}`);
+      checked++;
+    }
+  assert.equal(checked, 24);
+  assert.ok(Array.from(got).some((v) => Math.abs(v) > 1e-3), "a non-trivial gradient was checked");
+});

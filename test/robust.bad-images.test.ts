@@ -191,6 +191,20 @@ test("missing, empty and image-less folders: one line naming the path and the fi
   }
 });
 
+test("a folder in which no image decodes: one error line naming a file, exit 1", () => {
+  const dir = path.join(work, "all-bad");
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, "empty.jpg"), "");
+  fs.writeFileSync(path.join(dir, "notes.png"), "text\n");
+  const r = cbirSync(["demo", dir, ...pipeline(), "--out", path.join(work, "out-all-bad")]);
+  assert.equal(r.code, 1, r.err);
+  const errors = r.err.split("\n").filter((l) => l.startsWith("error: "));
+  assert.equal(errors.length, 1, r.err);
+  assert.match(errors[0], /none of the 2 images could be decoded/);
+  assert.ok(errors[0].includes(dir), errors[0]);
+  assert.ok(!hasStackTrace(r.err), r.err);
+});
+
 test("a named pipe called labels.csv is refused, not read (it would block forever)", { skip: haveSample ? false : "data/sample missing" }, () => {
   const dir = path.join(work, "fifo-labels");
   copySample(SAMPLE_DIR, dir, GOOD.slice(0, 2));

@@ -189,14 +189,14 @@ test("a stale lock taken over by another process at the same instant is not stol
   };
   const rename = nodeFs.renameSync;
   const rm = nodeFs.rmSync;
-  nodeFs.renameSync = function (from: fs.PathLike, to: fs.PathLike) {
+  nodeFs.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
     inject(from);
-    return rename.call(this, from, to);
-  } as typeof fs.renameSync;
-  nodeFs.rmSync = function (p: fs.PathLike, o?: fs.RmOptions) {
+    return rename(from, to);
+  };
+  nodeFs.rmSync = (p: fs.PathLike, o?: fs.RmOptions) => {
     inject(p);
-    return rm.call(this, p, o);
-  } as typeof fs.rmSync;
+    return rm(p, o);
+  };
   try {
     assert.throws(() => acquireLock(dir), (e: Error & { code?: string }) => e.code === "E_LOCKED" && e.message.includes(`process ${process.pid}`));
   } finally {

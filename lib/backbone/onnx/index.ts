@@ -2,10 +2,13 @@
  * Backbones run by ONNX Runtime (onnxruntime-node, CPU): the truncated tfjs model is exported to ONNX
  * once (cached on disk), then every batch runs in native code, 10x or more faster than tfjs-wasm.
  *
- * Threads: one intra-op thread by default. On an idle 2-core machine 2 threads speed up batches (about 2x
- * at batch 16), but this machine is shared, and with the other core busy 2 threads ran 1.3-2.2x slower
- * than 1 (threads spin-wait for each other). One thread is never much worse and never collapses; ask for
- * more with `threads` when the cores are yours (see bench/extract.ts for both measured side by side).
+ * Threads: one intra-op thread by default, and idle threads never spin-wait. Measured by bench/extract.ts
+ * on this shared 2-core machine (load average 7.5-8.7), images/s for 1 thread / 2 threads / 2 spinning:
+ * MobileNetV2 224 batch 1: 120 / 107 / 41, batch 16: 73 / 63 / 35; InceptionV3 299 batch 1: 7.0 / 12.1 /
+ * 4.1, batch 16: 5.2 / 6.2 / 6.2. On a busy machine a second thread gains little or loses, and spinning
+ * threads collapse; on 2 idle cores 2 threads run batch 16 about 2x faster (PROBES.md: 99 -> 226). So
+ * one thread is the default that never collapses; ask for more with `threads` or CBIR_ONNX_THREADS=2
+ * when the cores are yours.
  */
 import * as fs from "node:fs";
 import type * as tf from "@tensorflow/tfjs";
@@ -41,8 +44,8 @@ export interface OnnxBackboneOptions {
   /** Cache root (default `$CBIR_CACHE_DIR` or `~/.cache/cbir`); the model goes to `<cacheDir>/onnx/<key>.onnx`. */
   cacheDir?: string;
   /**
-   * Let idle intra-op threads spin-wait for work (default false). Spinning gains a little on cores nobody
-   * else uses and loses badly on shared ones (2 threads: 62 instead of 160 images/s with the machine busy).
+   * Let idle intra-op threads spin-wait for work (default false). Spinning may gain a little on cores nobody
+   * else uses and loses badly on shared ones (MobileNetV2, 2 threads, busy machine: 41 instead of 107 images/s).
    */
   spinWait?: boolean;
   /**
