@@ -40,14 +40,14 @@ export interface PipelineConfig {
  * backbones bundled in the nsfwjs package (see README "Choosing a backbone" for the numbers).
  */
 export const DEFAULT_CONFIG: Readonly<PipelineConfig> = Object.freeze({
-  model: "nsfwjs/mobilenet_v2_mid",
-  layer: "Conv_1",
+  model: "nsfwjs/mobilenet_v2",
+  layer: "block_13_expand_relu",
   pooling: "gap",
   metric: "cosine",
   k: 5,
   center: true,
   histogramWeight: 0.5,
-  runtime: "tfjs",
+  runtime: "onnx",
   outDir: "output_new",
   batchSize: 0,
   tsne: true,

@@ -7,7 +7,7 @@ import * as path from "node:path";
 
 export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  const tmp = tmpName(file);
   const fd = fs.openSync(tmp, "w");
   try {
     fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
@@ -25,7 +25,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  const tmp = tmpName(file);
   const handle = await fs.promises.open(tmp, "w");
   try {
     await handle.writeFile(data);
@@ -39,4 +39,9 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await fs.promises.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** A temporary name beside `file`, unique across processes and across concurrent writes in one process. */
+function tmpName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
 }

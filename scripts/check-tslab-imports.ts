@@ -1,7 +1,8 @@
 /**
  * tslab (the notebooks' kernel) compiles lib/ itself and resolves imports its own way: a relative import
- * of a folder (`../backbone`) is not found, and a file named like a package it imports (`ssim.ts`
- * importing "ssim.js") recurses forever. This lists both so they can be fixed; the lint test runs it.
+ * of a folder (`../backbone`) is not found, a file named like a package it imports (`ssim.ts`
+ * importing "ssim.js") recurses forever, and a run-time `require("./x")` of a TypeScript file fails.
+ * This lists all three so they can be fixed; the lint test runs it.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -14,6 +15,8 @@ export function tslabImportProblems(root: string): string[] {
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith(".ts")) {
         const text = fs.readFileSync(p, "utf8");
+        for (const m of text.matchAll(/\brequire\(\s*["'](\.[^"']*)["']/g))
+          problems.push(`${path.relative(root, p)}: require("${m[1]}") of a TypeScript file; use a static import`);
         for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)) {
           const spec = m[1];
           if (spec.startsWith(".")) {

@@ -3,7 +3,8 @@
  * few layers, with and without centring and colour-histogram fusion, scored on data OTHER than the
  * steakhouse set: the first half of each class of ../shared/data/malaysian_food7 (by sorted file name,
  * first 30 per class) and data/openclipart (first 8 per class; `npm run data:openclipart`).
- * Usage: node --import tsx scripts/choose-default.ts [model:layer ...]
+ * Usage: node --import tsx scripts/choose-default.ts [model:layer ...]  (CHOOSE_RUNTIME=onnx, CHOOSE_WEIGHTS=0.25,0.5)
+ * Prints one Markdown table row per variant; bench/choose-default.md holds the results and the decision.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -47,10 +48,9 @@ async function main() {
   const candidates = process.argv.slice(2).length
     ? process.argv.slice(2)
     : ["nsfwjs/mobilenet_v2:out_relu", "nsfwjs/mobilenet_v2:block_13_expand_relu", "nsfwjs/mobilenet_v2_mid:Conv_1", "nsfwjs/inception_v3:mixed9", "nsfwjs/inception_v3:mixed10", "nsfwjs/inception_v3:mixed8"];
-  const rows: string[] = [];
   for (const cand of candidates) {
     const [model, layer] = cand.split(":");
-    const bb = await loadBackbone(model, { layer });
+    const bb = await loadBackbone(model, { layer, runtime: process.env.CHOOSE_RUNTIME === "onnx" ? "onnx" : "tfjs" });
     for (const s of sets) {
       const t0 = performance.now();
       const ex = await extractFeatures(bb, s.items, { pooling: "gap", histogram: (rgb) => colorHistogram(rgb, 8) });
@@ -68,12 +68,10 @@ async function main() {
       for (const [v, m] of variants) {
         const r = score(m, ex.items, s.k);
         const row = `| ${s.name} (${ex.items.length}) | ${v === "histogram only" ? "-" : cand} | ${v} | P@${s.k} ${r.p.toFixed(3)} | mAP ${r.map.toFixed(3)} | ${(ex.items.length / secs).toFixed(1)} img/s |`;
-        rows.push(row);
         process.stdout.write(row + "\n");
       }
     }
     bb.dispose();
   }
-  if (!process.argv.slice(2).length) fs.writeFileSync(path.join(ROOT, "bench", "choose-default.md"), rows.join("\n") + "\n");
 }
 main();

@@ -13,7 +13,7 @@ test("cbir demo on data/sample writes 36 recommendation figures, tsne.png and re
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-demo-"));
   const r = spawnSync(process.execPath, ["bin/cbir.cjs", "demo", "--out", out], { cwd: ROOT, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  for (const line of ["Reading images from 'data/sample' directory...", "imgs.shape = (36, 224, 224, 3)", "X_features.shape = (36, 1792)", "[1/36] Plotting similar image recommendations for: bird1.png", "Plotting tSNE to"])
+  for (const line of ["Reading images from 'data/sample' directory...", "imgs.shape = (36, 224, 224, 3)", "X_features.shape = (36, 576)", "[1/36] Plotting similar image recommendations for: bird1.png", "Plotting tSNE to"])
     assert.ok(r.stdout.includes(line), `log line missing: ${line}\n${r.stdout}`);
   const recs = fs.readdirSync(path.join(out, "rec"));
   assert.equal(recs.length, 36);
@@ -25,7 +25,7 @@ test("cbir demo on data/sample writes 36 recommendation figures, tsne.png and re
   const report = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));
   assert.equal(report.images, 36);
   assert.deepEqual(report.skipped, []);
-  assert.equal(report.settings.model, "nsfwjs/mobilenet_v2_mid");
+  assert.equal(report.settings.model, "nsfwjs/mobilenet_v2");
   assert.match(report.fingerprint.id, /^[0-9a-f]{16}$/);
   assert.ok(report.precisionAtK > 1 / 6, `P@5 ${report.precisionAtK} should beat chance (1/6)`);
   assert.ok(report.mAP > 0 && report.mAP <= 1);

@@ -13,6 +13,7 @@ import { checkGraphInputSize, listGraphLayers, loadGraph, resolveGraphNode } fro
 import { layersBackbone, graphBackbone, resolveOutputShape, type BackboneMeta } from "./tfjs-backbone";
 import { describeLayers, truncateAt } from "./describe";
 import { resolveModel, type ResolveOptions, type ResolvedModel } from "./resolve";
+import { createOnnxBackbone } from "./onnx/index";
 
 export interface LoadBackboneOptions extends ResolveOptions {
   /** Layer to cut at; default: the model's documented default (e.g. `mixed9` for nsfwjs/inception_v3). */
@@ -29,7 +30,7 @@ export interface LoadBackboneOptions extends ResolveOptions {
 }
 
 /** Default runtime of loadBackbone. */
-export const DEFAULT_RUNTIME: RuntimeName = "tfjs";
+export const DEFAULT_RUNTIME: RuntimeName = "onnx";
 
 function normaliseSize(value: LoadBackboneOptions["inputSize"], fallback: [number, number]): [number, number] {
   if (value === undefined) return fallback;
@@ -94,24 +95,11 @@ export async function loadBackbone(name: string, options: LoadBackboneOptions = 
   return layersBackbone(tf, model, meta);
 }
 
-type OnnxModule = {
-  createOnnxBackbone(model: tfTypes.LayersModel, meta: BackboneMeta, reporter?: Reporter): Promise<Backbone>;
-};
-
-/** The ONNX runtime when its module is present and can export this model; undefined (with a notice) otherwise. */
+/** The ONNX runtime when it can export this model; undefined (with a notice naming why) otherwise. */
 async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter?: Reporter): Promise<Backbone | undefined> {
   const rep = reporterOf(reporter);
-  let mod: OnnxModule;
   try {
-    mod = require("./onnx") as OnnxModule;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code !== "MODULE_NOT_FOUND" || !String(err.message).includes("onnx")) throw e;
-    rep.warn(`the ONNX runtime is not available in this build (lib/backbone/onnx missing); running ${meta.id} with tfjs.`);
-    return undefined;
-  }
-  try {
-    const backbone = await mod.createOnnxBackbone(model, meta, reporter);
+    const backbone = await createOnnxBackbone(model, meta, reporter);
     model.dispose(); // the ONNX backbone holds its own copy of the weights
     return backbone;
   } catch (e) {

@@ -5,6 +5,10 @@
 import { Command, CommanderError } from "commander";
 import { EXIT, reportFailure } from "./output";
 import { registerDemo } from "./demo";
+import { register as registerEval } from "./eval";
+import { register as registerIndex } from "./index-cmd";
+import { register as registerLayers } from "./layers";
+import { register as registerQuery } from "./query";
 
 export function buildProgram(): Command {
   const program = new Command("cbir")
@@ -12,23 +16,11 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   registerDemo(program);
-  for (const register of optionalCommands()) register(program);
+  registerIndex(program);
+  registerQuery(program);
+  registerEval(program);
+  registerLayers(program);
   return program;
-}
-
-/** Sub-commands added by later modules; each file exports `register(program)`. */
-function optionalCommands(): ((p: Command) => void)[] {
-  const out: ((p: Command) => void)[] = [];
-  for (const mod of ["./layers", "./index-cmd", "./query", "./eval"]) {
-    let m: { register?: (p: Command) => void } | undefined;
-    try {
-      m = require(mod);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND" || !String((e as Error).message).includes(mod.slice(2))) throw e;
-    }
-    if (m?.register) out.push(m.register);
-  }
-  return out;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -10,7 +10,6 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import { tfModule } from "../backbone/tf";
 
-type Tensor = tfTypes.Tensor;
 
 /** Euclidean distance matrix [n, n], zero on the diagonal, with a finite gradient at zero distance. */
 export function pairwiseDistance(embeddings: tfTypes.Tensor2D, squared = false): tfTypes.Tensor2D {

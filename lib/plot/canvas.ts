@@ -4,12 +4,12 @@
  * Nothing is kept between figures (sharp's cache is off, see lib/prepare/decode.ts), so memory is released
  * once the PNG buffer is returned.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
 import { invalidOption } from "../errors";
 import { DEFAULT_MAX_PIXELS, readImageFile } from "../prepare/decode";
 import { svgDocument } from "./svg";
+import { writeFileAtomic } from "../fsutil";
 
 type OverlayOptions = Parameters<ReturnType<typeof sharp>["composite"]>[0][number];
 
@@ -148,19 +148,7 @@ export function checkSize(name: string, value: number, min: number, max: number)
   return value;
 }
 
-/**
- * Writes a PNG atomically: parent folders are created, the bytes go to a temporary file in the same
- * folder, then a rename puts it in place, so a reader never sees half a figure.
- */
+/** Writes a PNG atomically (parent folders created; a reader never sees half a figure). */
 export async function writePng(buffer: Buffer | Uint8Array, file: string): Promise<void> {
-  const dir = path.dirname(path.resolve(file));
-  await fs.promises.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
-  try {
-    await fs.promises.writeFile(tmp, buffer);
-    await fs.promises.rename(tmp, file);
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(path.resolve(file), buffer);
 }

@@ -6,7 +6,9 @@
  * lib/pipeline/features.ts computeFeatures, in a form that can be stored and extended.
  */
 import type { Backbone } from "../backbone/types";
-import type { ExtractResult } from "../extract/features";
+// static imports: tslab (the notebooks' kernel) cannot require() a TypeScript file at run time
+import { loadBackbone } from "../backbone/load";
+import { backboneFingerprint, extractFeatures, type ExtractResult } from "../extract/features";
 import { resolveConfig, type PipelineConfig } from "../config";
 import { isCbirError } from "../errors";
 import { colorHistogram } from "../extract/histogram";
@@ -46,14 +48,10 @@ export async function openPipeline(
   opts: { reporter?: Reporter; progress?: boolean; backbone?: Backbone } = {},
 ): Promise<RawPipeline> {
   const c = resolveConfig(config);
-  // loaded here, not at the top: importing lib/store or lib/evaluate must not pull in tfjs
-  const { loadBackbone } = require("../backbone/index") as typeof import("../backbone/index");
-  const { backboneFingerprint, extractFeatures } = require("../extract/features") as typeof import("../extract/features");
   const backbone = opts.backbone ?? (await loadBackbone(c.model, { layer: c.layer || undefined, runtime: c.runtime, reporter: opts.reporter }));
   const fuse = c.histogramWeight > 0;
   const cnnFp = backboneFingerprint(backbone, c.pooling);
   const fingerprint = fuse ? extendFingerprint(cnnFp, { extra: { histogram: `rgb${HISTOGRAM_BINS}-sqrt` } }) : cnnFp;
-  const post: PostStep[] = [];
   const record = { model: c.model, layer: backbone.layer, pooling: c.pooling, runtime: c.runtime, histogramWeight: c.histogramWeight, center: c.center };
   const extractReporter = opts.progress ? opts.reporter : quiet(opts.reporter);
   const cnnDim = pooledDim(backbone.outputShape, c.pooling);

@@ -4,11 +4,12 @@
  * Files are written to a temporary name and renamed, so a crash or a parallel run never leaves a partial
  * file under the final name.
  */
-import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { sha256 } from "../../fingerprint";
 import { EXPORTER_VERSION } from "./export";
+
+
 
 export interface OnnxCacheKeyParts {
   id: string;
@@ -29,16 +30,4 @@ export function onnxCacheKey(p: OnnxCacheKeyParts): string {
 /** Where the export of these parts is cached. */
 export function onnxCacheFile(p: OnnxCacheKeyParts, cacheDir?: string): string {
   return path.join(cbirCacheDir(cacheDir), "onnx", `${onnxCacheKey(p)}.onnx`);
-}
-
-export function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }

@@ -16,7 +16,8 @@ import type * as Ort from "onnxruntime-node";
 import { CbirError, invalidOption } from "../../errors";
 import { reporterOf, type Reporter } from "../../report";
 import type { Backbone, PreprocessMode, ResizeMode } from "../types";
-import { onnxCacheFile, writeFileAtomic } from "./cache";
+import { onnxCacheFile } from "./cache";
+import { writeFileAtomicSync } from "../../fsutil";
 import { exportLayersModel, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "./export";
 import { openInProcess, openInWorker, type OrtRunner } from "./session";
 
@@ -146,7 +147,7 @@ export async function createOnnxBackbone(
     );
     if (file) {
       try {
-        writeFileAtomic(file, exported.bytes);
+        writeFileAtomicSync(file, exported.bytes);
       } catch (e) {
         onnxFile = undefined;
         rep.warn(`cannot cache the ONNX model at ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); it is kept in memory only.`, file);
