@@ -28,7 +28,7 @@ test("bundled model scripts are read without nsfwjs's loader", () => {
 test("nsfwjs/mobilenet_v2 cut at out_relu: 7x7x1280, no tensor leak, stable hash", async () => {
   const tf = await getTf();
   const logs: string[] = [];
-  const b = await loadBackbone("nsfwjs/mobilenet_v2", { reporter: { log: (l) => logs.push(l) } });
+  const b = await loadBackbone("nsfwjs/mobilenet_v2", { runtime: "tfjs", reporter: { log: (l) => logs.push(l) } });
   assert.equal(b.id, "nsfwjs:mobilenet_v2");
   assert.equal(b.layer, "out_relu");
   assert.deepEqual(b.inputSize, [224, 224]);

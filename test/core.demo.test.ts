@@ -26,6 +26,8 @@ test("cbir demo on data/sample writes 36 recommendation figures, tsne.png and re
   assert.equal(report.images, 36);
   assert.deepEqual(report.skipped, []);
   assert.equal(report.settings.model, "nsfwjs/mobilenet_v2");
+  assert.equal(report.settings.runtime, "onnx", "ONNX Runtime is the default runtime");
+  assert.ok(!/running it with tfjs|not available/.test(r.stderr), `the default backbone must not fall back to tfjs:\n${r.stderr}`);
   assert.match(report.fingerprint.id, /^[0-9a-f]{16}$/);
   assert.ok(report.precisionAtK > 1 / 6, `P@5 ${report.precisionAtK} should beat chance (1/6)`);
   assert.ok(report.mAP > 0 && report.mAP <= 1);

@@ -99,7 +99,7 @@ export function lineChartSvg(series: Series[], opts: LineChartOptions, width: nu
   const py = (y: number) => top + ph - ((y - y0) / (y1 - y0 || 1)) * ph;
 
   let svg = svgRect(0, 0, width, height, { fill: "#fff" });
-  if (opts.title) svg += svgText(left + pw / 2, 30, fitText(opts.title, 18, width - 20), { size: 18, anchor: "middle" });
+  if (opts.title) svg += svgText(width / 2, 30, fitText(opts.title, 18, width - 20), { size: 18, anchor: "middle" });
   // grid and ticks
   for (const t of yr.ticks) {
     if (t < y0 - 1e-12 || t > y1 + 1e-12) continue;

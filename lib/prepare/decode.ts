@@ -54,7 +54,7 @@ function describeSharpError(e: unknown): string {
   const msg = String((e as Error)?.message ?? e).split("\n")[0];
   if (/pixel limit/i.test(msg)) return "image too large (pixel limit exceeded; possible decompression bomb)";
   if (/unsupported image format/i.test(msg)) return "not an image, or a format that cannot be decoded";
-  if (/premature end|truncated|VipsJpeg|corrupt|bad|invalid/i.test(msg)) return `corrupt or truncated image (${msg})`;
+  if (/premature end|truncated|VipsJpeg|vipspng|libpng|read error|corrupt|bad|invalid/i.test(msg)) return `corrupt or truncated image (${msg})`;
   return msg;
 }
 
