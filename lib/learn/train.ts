@@ -7,6 +7,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import { expectOneOf, invalidOption } from "../errors";
 import { reporterOf, type Reporter } from "../report";
 import { getTf } from "../backbone/tf";
+import { seededRandom } from "../random";
 
 export const LR_DECAYS = ["cosine", "exponential", "constant"] as const;
 export type LrDecay = (typeof LR_DECAYS)[number];
@@ -99,17 +100,7 @@ export function learningRateAt(step: number, stepsPerEpoch: number, o: Pick<Reso
   return floor + 0.5 * (o.learningRate - floor) * (1 + Math.cos(Math.PI * t));
 }
 
-/** mulberry32: small, fast, seedable; Math.random is not. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function shuffleInPlace<T>(a: T[], rand: () => number): T[] {
   for (let i = a.length - 1; i > 0; i--) {
