@@ -7,7 +7,7 @@ import { evaluateFolder } from "../evaluate/folder";
 import { formatEvaluation, formatPerClass } from "../evaluate/evaluate";
 import { writeFileAtomic } from "../fsutil";
 import { addPipelineOptions, configFromOptions } from "./options";
-import { cliReporter, EXIT } from "./output";
+import { cliReporter, EXIT, formatSkipped } from "./output";
 import { setExitCode } from "./main";
 
 function cutoffs(k: number, at: unknown): number[] {
@@ -49,7 +49,7 @@ export function register(program: Command): void {
       process.stdout.write(`wrote ${path.resolve(opts.json)}\n`);
     }
     if (res.skipped.length) {
-      process.stderr.write(`${res.skipped.length} file(s) skipped:\n${res.skipped.map((x) => `  ${x.path}: ${x.reason}`).join("\n")}\n`);
+      process.stderr.write(formatSkipped(res.skipped));
       if (opts.strict) setExitCode(cmd, EXIT.skipped);
     }
   });

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { indexFolder } from "../store/folder";
 import { addPipelineOptions, configFromOptions } from "./options";
-import { cliReporter, EXIT } from "./output";
+import { cliReporter, EXIT, formatSkipped } from "./output";
 import { setExitCode } from "./main";
 
 export function register(program: Command): void {
@@ -31,7 +31,7 @@ export function register(program: Command): void {
         `  ${res.added.length} added, ${res.changed.length} changed, ${res.removed.length} removed, ${res.renamed.length} renamed, ${res.unchanged} unchanged, ${skipped.length} skipped\n`,
     );
     if (skipped.length) {
-      process.stderr.write(`${skipped.length} file(s) skipped:\n${skipped.map((s) => `  ${s.path}: ${s.reason}`).join("\n")}\n`);
+      process.stderr.write(formatSkipped(skipped));
       if (opts.strict) setExitCode(cmd, EXIT.skipped);
     }
   });
