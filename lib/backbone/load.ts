@@ -18,7 +18,7 @@ import { createOnnxBackbone } from "./onnx/index";
 export interface LoadBackboneOptions extends ResolveOptions {
   /** Layer to cut at; default: the model's documented default (e.g. `mixed9` for nsfwjs/inception_v3). */
   layer?: string;
-  /** "tfjs" (default) or "onnx" (falls back to tfjs, with a notice, when the export is not possible). */
+  /** "onnx" (default; falls back to tfjs, with a notice, when the export is not possible) or "tfjs". */
   runtime?: RuntimeName;
   /** Input [height, width] or one side for a square; default: the model's own size. */
   inputSize?: number | [number, number];
