@@ -8,6 +8,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import { decodeImage } from "../lib/prepare/decode";
 import { preprocessPixels } from "../lib/backbone/preprocess";
 import type { PreprocessMode } from "../lib/backbone/types";
+import { seededRandom } from "../lib/random";
 
 type Tf = typeof tfTypes;
 type ST = tfTypes.SymbolicTensor;
@@ -66,23 +67,13 @@ export function relativeError(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Replaces every weight with seeded values that keep activations in a sane range: kernels uniform with
  * variance 1/fan-in, biases and BatchNormalization statistics non-trivial (so folding is really tested).
  */
 export function seedWeights(tf: Tf, model: tfTypes.LayersModel, seed: number): void {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   for (const layer of model.layers) {
     const ws = layer.weights;
     if (!ws.length) continue;

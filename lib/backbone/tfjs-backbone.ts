@@ -4,19 +4,10 @@
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import { invalidOption } from "../errors";
-import type { Backbone, PreprocessMode, ResizeMode } from "./types";
+import type { Backbone, BackboneMeta } from "./types";
 import type { Tf } from "./tf";
 
-/** Everything a backbone is besides its runtime (also what the ONNX exporter receives). */
-export interface BackboneMeta {
-  id: string;
-  layer: string;
-  inputSize: [number, number];
-  preprocessing: PreprocessMode;
-  resize: ResizeMode;
-  outputShape: number[];
-  weightsHash: string;
-}
+export type { BackboneMeta };
 
 function checkBatch(batch: Float32Array, n: number, [h, w]: [number, number]): void {
   if (!Number.isInteger(n) || n < 1) throw invalidOption("n", "positive integer", n);
@@ -41,33 +32,18 @@ export function resolveOutputShape(tf: Tf, model: tfTypes.LayersModel, inputSize
 }
 
 export function layersBackbone(tf: Tf, model: tfTypes.LayersModel, meta: BackboneMeta): Backbone {
-  let disposed = false;
-  return {
-    ...meta,
-    runtime: "tfjs",
-    async infer(batch, n) {
-      if (disposed) throw new Error(`backbone ${meta.id} was disposed`);
-      checkBatch(batch, n, meta.inputSize);
-      const out = tf.tidy(() => {
-        const x = tf.tensor4d(batch, [n, meta.inputSize[0], meta.inputSize[1], 3]);
-        const y = model.predict(x);
-        return (Array.isArray(y) ? y[0] : y) as tfTypes.Tensor;
-      });
-      try {
-        return (await out.data()) as Float32Array;
-      } finally {
-        out.dispose();
-      }
-    },
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      model.dispose();
-    },
-  };
+  return tfjsBackbone(tf, meta, model, (x) => {
+    const y = model.predict(x);
+    return (Array.isArray(y) ? y[0] : y) as tfTypes.Tensor;
+  });
 }
 
 export function graphBackbone(tf: Tf, model: tfTypes.GraphModel, node: string, meta: BackboneMeta): Backbone {
+  return tfjsBackbone(tf, meta, model, (x) => model.execute(x, node) as tfTypes.Tensor);
+}
+
+/** The Backbone around a tfjs model: `run` maps the NHWC input tensor to the cut layer's output. */
+function tfjsBackbone(tf: Tf, meta: BackboneMeta, model: { dispose(): void }, run: (x: tfTypes.Tensor4D) => tfTypes.Tensor): Backbone {
   let disposed = false;
   return {
     ...meta,
@@ -75,10 +51,7 @@ export function graphBackbone(tf: Tf, model: tfTypes.GraphModel, node: string, m
     async infer(batch, n) {
       if (disposed) throw new Error(`backbone ${meta.id} was disposed`);
       checkBatch(batch, n, meta.inputSize);
-      const out = tf.tidy(() => {
-        const x = tf.tensor4d(batch, [n, meta.inputSize[0], meta.inputSize[1], 3]);
-        return model.execute(x, node) as tfTypes.Tensor;
-      });
+      const out = tf.tidy(() => run(tf.tensor4d(batch, [n, meta.inputSize[0], meta.inputSize[1], 3])));
       try {
         return (await out.data()) as Float32Array;
       } finally {

@@ -41,3 +41,6 @@ export interface Backbone {
   /** Releases tensors and sessions. */
   dispose(): void;
 }
+
+/** Everything a backbone is besides its runtime (also what the ONNX exporter receives). */
+export type BackboneMeta = Pick<Backbone, "id" | "layer" | "inputSize" | "preprocessing" | "resize" | "outputShape" | "weightsHash">;

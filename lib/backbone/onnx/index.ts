@@ -2,20 +2,22 @@
  * Backbones run by ONNX Runtime (onnxruntime-node, CPU): the truncated tfjs model is exported to ONNX
  * once (cached on disk), then every batch runs in native code, 10x or more faster than tfjs-wasm.
  *
- * Threads: one intra-op thread by default, and idle threads never spin-wait. Measured by bench/extract.ts
- * on this shared 2-core machine (load average 7.5-8.7), images/s for 1 thread / 2 threads / 2 spinning:
- * MobileNetV2 224 batch 1: 120 / 107 / 41, batch 16: 73 / 63 / 35; InceptionV3 299 batch 1: 7.0 / 12.1 /
- * 4.1, batch 16: 5.2 / 6.2 / 6.2. On a busy machine a second thread gains little or loses, and spinning
- * threads collapse; on 2 idle cores 2 threads run batch 16 about 2x faster (PROBES.md: 99 -> 226). So
- * one thread is the default that never collapses; ask for more with `threads` or CBIR_ONNX_THREADS=2
- * when the cores are yours.
+ * Threads: one intra-op thread per core (at most 4) by default, and idle threads never spin-wait.
+ * Measured by bench/extract.ts on 2 cores, images/s for 1 thread / 2 threads:
+ * - idle machine (load 0.1-1.3): MobileNetV2 224 batch 1: 232 / 299, batch 16: 109 / 349; InceptionV3 299
+ *   batch 1: 18.8 / 32.9, batch 16: 15.3 / 29.8.
+ * - shared machine (load 7.5-8.7): MobileNetV2 batch 1: 120 / 107, batch 16: 73 / 63; InceptionV3 batch 1:
+ *   7.0 / 12.1, batch 16: 5.2 / 6.2; spinning threads collapsed there (MobileNetV2 batch 1: 41).
+ * A second thread loses at most ~15% when the other core is busy and gains up to 3x when it is free, so
+ * the default uses the cores; `threads` or CBIR_ONNX_THREADS=1 pins one when the machine is shared.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import type * as tf from "@tensorflow/tfjs";
 import type * as Ort from "onnxruntime-node";
 import { CbirError, invalidOption } from "../../errors";
 import { reporterOf, type Reporter } from "../../report";
-import type { Backbone, PreprocessMode, ResizeMode } from "../types";
+import type { Backbone, BackboneMeta } from "../types";
 import { onnxCacheFile } from "./cache";
 import { writeFileAtomicSync } from "../../fsutil";
 import { exportLayersModel, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "./export";
@@ -26,21 +28,13 @@ export { EXPORTABLE_LAYERS, type ExportableLayer } from "./layers";
 export { BatchTuner, type BatchTunerOptions } from "./batch";
 export { onnxCacheFile, onnxCacheKey, cbirCacheDir, type OnnxCacheKeyParts } from "./cache";
 
-/** Intra-op threads when none are asked for (see the header for why one). */
-export const DEFAULT_ONNX_THREADS = 1;
+/** Intra-op threads when none are asked for: the cores, at most 4 (see the header for the measurements). */
+export const DEFAULT_ONNX_THREADS = Math.max(1, Math.min(4, os.availableParallelism ? os.availableParallelism() : os.cpus().length));
 
-export interface OnnxBackboneMeta {
-  id: string;
-  layer: string;
-  inputSize: [number, number];
-  preprocessing: PreprocessMode;
-  resize: ResizeMode;
-  outputShape: number[];
-  weightsHash: string;
-}
+export type OnnxBackboneMeta = BackboneMeta;
 
 export interface OnnxBackboneOptions {
-  /** Intra-op threads (default `$CBIR_ONNX_THREADS`, else 1). */
+  /** Intra-op threads (default `$CBIR_ONNX_THREADS`, else DEFAULT_ONNX_THREADS). */
   threads?: number;
   /** Cache root (default `$CBIR_CACHE_DIR` or `~/.cache/cbir`); the model goes to `<cacheDir>/onnx/<key>.onnx`. */
   cacheDir?: string;
