@@ -11,7 +11,7 @@ import { DEFAULT_CONFIG, type PipelineConfig } from "../lib/config";
 import { evaluate } from "../lib/evaluate/index";
 import { scanFolder } from "../lib/prepare/scan";
 import { rankAll } from "../lib/rank/index";
-import { postprocess, type PostStep } from "../lib/reduce/index";
+import { postprocess, selectColumns, type PostStep } from "../lib/reduce/index";
 import { openPipeline } from "../lib/store/pipeline";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 
@@ -41,24 +41,11 @@ function halves(items: ImageItem[]): [ImageItem[], ImageItem[]] {
 
 function score(raw: FeatureMatrix, cnnDim: number, items: ImageItem[], weight: number, qe: number, k: number) {
   const steps: PostStep[] = weight > 0 && raw.dim > cnnDim ? [{ fuse: { split: cnnDim, weight, center: true } }] : ["center", "l2"];
-  const cnnOnly = weight > 0 || raw.dim === cnnDim ? raw : sliceCols(raw, cnnDim);
+  const cnnOnly = weight > 0 || raw.dim === cnnDim ? raw : selectColumns(raw, 0, cnnDim);
   const { features } = postprocess(cnnOnly, steps);
   const labels = new Map(items.map((i) => [i.name, i.label!]));
   const ev = evaluate(rankAll(features, { metric: "cosine", k: features.ids.length - 1, labels, queryExpansion: qe }), { k: [k] });
   return { p: ev.precisionAtK[k], map: ev.mAP };
-}
-
-function sliceCols(m: FeatureMatrix, dim: number): FeatureMatrix {
-  const data = new Float32Array(m.ids.length * dim);
-  for (let i = 0; i < m.ids.length; i++) data.set(m.data.subarray(i * m.dim, i * m.dim + dim), i * dim);
-  return { ...m, dim, data };
-}
-
-function histogramOnly(raw: FeatureMatrix, cnnDim: number): FeatureMatrix {
-  const dim = raw.dim - cnnDim;
-  const data = new Float32Array(raw.ids.length * dim);
-  for (let i = 0; i < raw.ids.length; i++) data.set(raw.data.subarray(i * raw.dim + cnnDim, (i + 1) * raw.dim), i * dim);
-  return { ...raw, dim, data };
 }
 
 /** The zoo model from ../shared/models, through a temporary pre-seeded cache (never a download). */
@@ -106,7 +93,7 @@ export async function runQualityBench(): Promise<Record<string, unknown>> {
       const kept = d.items.filter((i) => raw.ids.includes(i.name));
       if (!histRowsDone) {
         const labels = new Map(kept.map((i) => [i.name, i.label!]));
-        const h = evaluate(rankAll(histogramOnly(raw, cnnDim), { metric: "cosine", k: kept.length - 1, labels }), { k: [d.k] });
+        const h = evaluate(rankAll(selectColumns(raw, cnnDim, raw.dim), { metric: "cosine", k: kept.length - 1, labels }), { k: [d.k] });
         table.push(`| ${d.name} | colour histogram (floor) | - | - | cosine | - | 0 | ${h.precisionAtK[d.k].toFixed(3)} | ${h.mAP.toFixed(3)} |`);
         out[`${d.name}: histogram`] = { p_at_k: round(h.precisionAtK[d.k]), mAP: round(h.mAP), k: d.k };
       }

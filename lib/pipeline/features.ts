@@ -7,9 +7,8 @@
 import type { Backbone } from "../backbone/types";
 import { resolveConfig, type PipelineConfig } from "../config";
 import { backboneFingerprint, type ExtractResult } from "../extract/features";
-import type { Fingerprint } from "../fingerprint";
 import { CbirError } from "../errors";
-import { pooledDim, postprocess, type FittedPost } from "../reduce/index";
+import { pooledDim, postprocess, selectColumns, type FittedPost } from "../reduce/index";
 import type { Reporter } from "../report";
 import { openPipeline } from "../store/pipeline";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
@@ -52,7 +51,8 @@ export async function computeFeatures(
     const b = pipe.backbone;
     return {
       features,
-      cnn: cnnBlock(raw.features, pooledDim(b.outputShape, c.pooling), backboneFingerprint(b, c.pooling)),
+      // raw vectors hold [CNN | histogram] when fusion is on
+      cnn: selectColumns(raw.features, 0, pooledDim(b.outputShape, c.pooling), backboneFingerprint(b, c.pooling)),
       items: items.filter((it) => kept.has(it.name)),
       skipped: raw.skipped,
       post: state,
@@ -64,11 +64,3 @@ export async function computeFeatures(
   }
 }
 
-/** The first `dim` values of every row (raw vectors hold [CNN | histogram] when fusion is on). */
-function cnnBlock(raw: FeatureMatrix, dim: number, fingerprint: Fingerprint): FeatureMatrix {
-  if (raw.dim === dim) return { ...raw, fingerprint };
-  const n = raw.ids.length;
-  const data = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) data.set(raw.data.subarray(i * raw.dim, i * raw.dim + dim), i * dim);
-  return { ids: raw.ids, dim, data, fingerprint };
-}

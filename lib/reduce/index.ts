@@ -18,5 +18,5 @@ export {
   type FuseStep,
   type FuseState,
 } from "./postprocess";
-export { featureMatrix, columnMean } from "./matrix";
+export { featureMatrix, columnMean, selectColumns } from "./matrix";
 export { symmetricEigen } from "./eigen";

@@ -28,6 +28,17 @@ export function columnMean(m: FeatureMatrix): Float64Array {
   return mean;
 }
 
+/** Columns [start, end) of every row, as a new matrix (e.g. the CNN or the histogram block of fused raw vectors). */
+export function selectColumns(m: FeatureMatrix, start: number, end: number, fingerprint: Fingerprint = m.fingerprint): FeatureMatrix {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > m.dim || start >= end)
+    throw invalidOption("columns", `0 <= start < end <= ${m.dim}`, `${start}..${end}`);
+  const dim = end - start;
+  const n = m.ids.length;
+  const data = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) data.set(m.data.subarray(i * m.dim + start, i * m.dim + end), i * dim);
+  return { ids: m.ids, dim, data, fingerprint };
+}
+
 /** Float32 <-> base64, for fitted states kept in JSON manifests. */
 export function f32ToBase64(a: Float32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64");
