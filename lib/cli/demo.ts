@@ -2,8 +2,7 @@
 import type { Command } from "commander";
 import { runDemo } from "../pipeline/demo";
 import { addPipelineOptions, configFromOptions } from "./options";
-import { cliReporter, EXIT, formatSkipped } from "./output";
-import { setExitCode } from "./main";
+import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 
 export function registerDemo(program: Command): void {
   addPipelineOptions(

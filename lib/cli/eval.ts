@@ -7,8 +7,7 @@ import { evaluateFolder } from "../evaluate/folder";
 import { formatEvaluation, formatPerClass } from "../evaluate/evaluate";
 import { writeFileAtomic } from "../fsutil";
 import { addPipelineOptions, configFromOptions } from "./options";
-import { cliReporter, EXIT, formatSkipped } from "./output";
-import { setExitCode } from "./main";
+import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 
 function cutoffs(k: number, at: unknown): number[] {
   const list = typeof at === "string" && at.trim() ? at.split(",").map((s) => Number(s.trim())) : [1, k, 10];

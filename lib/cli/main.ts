@@ -37,12 +37,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Sub-commands set the process exit code through this (0 ok, 3 skipped files with --strict). */
-export function setExitCode(cmd: Command, code: number): void {
-  let root: Command = cmd;
-  while (root.parent) root = root.parent;
-  (root as Command & { exitCodeValue?: number }).exitCodeValue = code;
-}
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => process.exit(code));

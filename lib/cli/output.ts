@@ -2,6 +2,7 @@
  * How the command line prints what lib/ reports: log lines to stdout, notices to stderr, and a
  * progress bar on stderr for long loops (redrawn in place on a terminal, a few milestone lines otherwise).
  */
+import type { Command } from "commander";
 import type { ProgressEvent, Reporter } from "../report";
 import { isCbirError } from "../errors";
 import type { SkippedFile } from "../types";
@@ -83,4 +84,11 @@ export function reportFailure(e: unknown): number {
   }
   process.stderr.write(`internal error (please report): ${(e as Error)?.stack ?? String(e)}\n`);
   return EXIT.failure;
+}
+
+/** Sub-commands set the process exit code through this (0 ok, 3 skipped files with --strict). */
+export function setExitCode(cmd: Command, code: number): void {
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  (root as Command & { exitCodeValue?: number }).exitCodeValue = code;
 }

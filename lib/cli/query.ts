@@ -6,8 +6,7 @@ import type { PipelineConfig } from "../config";
 import { defaultIndexDir, queryIndex } from "../store/folder";
 import { MANIFEST_FILE } from "../store/manifest";
 import { addPipelineOptions, configFromOptions } from "./options";
-import { cliReporter, EXIT } from "./output";
-import { setExitCode } from "./main";
+import { cliReporter, EXIT, setExitCode } from "./output";
 
 /** Pipeline settings the user typed: they must agree with the index's (checked through the fingerprint). */
 function explicitSettings(cmd: Command, opts: Record<string, unknown>): Partial<PipelineConfig> {
