@@ -23,6 +23,16 @@ export interface PipelineConfig {
   center: boolean;
   /** Weight of the square-rooted colour histogram fused with the CNN vector; 0 turns fusion off. */
   histogramWeight: number;
+  /**
+   * PCA-whitening of the CNN vectors to this many dimensions, learned on the database and regularised
+   * (lib/reduce/pca.ts, shrinkage 1); 0 turns it off. Clamped to the rank for small databases.
+   */
+  whiten: number;
+  /**
+   * Query expansion over the top n hits, weighted by similarity, with the database rows expanded the same
+   * way (alpha-QE with database-side augmentation, lib/rank/exact.ts); 0 turns both off.
+   */
+  queryExpansion: number;
   /** Inference runtime. */
   runtime: RuntimeName;
   /** Where figures and reports go. */
@@ -47,6 +57,8 @@ export const DEFAULT_CONFIG: Readonly<PipelineConfig> = Object.freeze({
   k: 5,
   center: true,
   histogramWeight: 0.5,
+  whiten: 32,
+  queryExpansion: 10,
   runtime: "onnx",
   outDir: "output_new",
   batchSize: 0,
@@ -61,6 +73,8 @@ export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineCo
   }
   // a different model without a layer falls back to that model's own default layer
   if (partial.model !== undefined && partial.model !== DEFAULT_CONFIG.model && partial.layer === undefined) c.layer = "";
+  // the whitening dimension was chosen for the default backbone; another model gets it only when asked
+  if (partial.model !== undefined && partial.model !== DEFAULT_CONFIG.model && partial.whiten === undefined) c.whiten = 0;
   if (typeof c.model !== "string" || c.model === "") throw invalidOption("model", "non-empty string", c.model);
   if (typeof c.layer !== "string") throw invalidOption("layer", "string", c.layer);
   expectOneOf("pooling", c.pooling, POOLINGS);
@@ -68,6 +82,8 @@ export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineCo
   expectOneOf("runtime", c.runtime, RUNTIMES);
   if (!Number.isInteger(c.k) || c.k < 1) throw invalidOption("k", "positive integer", c.k);
   if (typeof c.histogramWeight !== "number" || !(c.histogramWeight >= 0)) throw invalidOption("histogramWeight", "number >= 0", c.histogramWeight);
+  if (!Number.isInteger(c.whiten) || c.whiten < 0) throw invalidOption("whiten", "integer >= 0 (0 = off)", c.whiten);
+  if (!Number.isInteger(c.queryExpansion) || c.queryExpansion < 0) throw invalidOption("queryExpansion", "integer >= 0 (0 = off)", c.queryExpansion);
   if (!Number.isInteger(c.batchSize) || c.batchSize < 0) throw invalidOption("batchSize", "integer >= 0", c.batchSize);
   if (!Number.isInteger(c.seed)) throw invalidOption("seed", "integer", c.seed);
   return c;

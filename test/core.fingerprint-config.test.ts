@@ -44,6 +44,11 @@ test("config: defaults merge field by field and bad values are named", () => {
   assert.equal(c.model, DEFAULT_CONFIG.model);
   assert.equal(c.layer, DEFAULT_CONFIG.layer);
   assert.equal(resolveConfig({ model: "mobilenet_v1_0.75_224" }).layer, "", "another model without a layer uses its own default");
+  assert.equal(resolveConfig({ model: "mobilenet_v1_0.75_224" }).whiten, 0, "the whitening was chosen for the default backbone only");
+  assert.equal(resolveConfig({ model: "mobilenet_v1_0.75_224", whiten: 64 }).whiten, 64);
+  assert.equal(resolveConfig({}).whiten, DEFAULT_CONFIG.whiten);
+  assert.throws(() => resolveConfig({ whiten: 1.5 }), /Expected integer >= 0 \(0 = off\) for whiten/);
+  assert.throws(() => resolveConfig({ queryExpansion: -1 }), /queryExpansion/);
   assert.throws(() => resolveConfig({ k: 0 }), /Expected positive integer for k but received 0 of type number/);
   assert.throws(() => resolveConfig({ pooling: "avg" as never }), /Expected one of flatten, gap, gmp, gem for pooling but received "avg"/);
   assert.throws(() => resolveConfig({ histogramWeight: -1 }), { code: "E_BAD_OPTION" });

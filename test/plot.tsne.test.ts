@@ -1,9 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tsne, trustworthiness, labelAgreement, klDivergence, type TsneResult } from "../lib/plot";
-import { conditionalP, nearestNeighbours, symmetrize } from "../lib/plot/tsne-affinity";
+import { PARALLEL_MIN_POINTS, tsneAsync } from "../lib/plot/tsne";
+import { affinitySteps, conditionalP, nearestNeighbours, symmetrize } from "../lib/plot/tsne-affinity";
 import { createDotKernel } from "../lib/plot/simd-dots";
 import { pcaInit } from "../lib/plot/tsne-init";
+import { OP, emptyKernelState, tsneRepulsion } from "../lib/plot/tsne-kernels";
+import { LocalExecutor, TsneWorkerPool, runSteps, tsneThreads, tsneWorkersAlive } from "../lib/plot/tsne-pool";
+import { QuadTree } from "../lib/plot/tsne-quadtree";
 import type { Notice } from "../lib/report";
 import { blobs } from "./plot.fixtures";
 
@@ -81,6 +85,9 @@ test("neighbour search: the SIMD kernel and the JavaScript loop both find the tr
   const n = 37, dim = 13, k = 6; // sizes that are not multiples of 4 exercise the padding
   const { data } = blobs(n, dim, 3, 9);
   const nb = nearestNeighbours(data, n, dim, k);
+  const exec = new LocalExecutor();
+  const js = runSteps(affinitySteps(exec, undefined, data, n, dim, k, undefined), exec).nb; // no SIMD kernel
+  assert.deepEqual(js.index, nb.index);
   for (let i = 0; i < n; i++) {
     const d = Array.from({ length: n }, (_, j) => {
       let s = 0;
@@ -150,4 +157,112 @@ test("PCA start layout follows the direction of largest variance", () => {
   assert.ok(ok > n * 0.95);
   const std = Math.sqrt(Array.from({ length: n }, (_, i) => y[2 * i] ** 2).reduce((a, b) => a + b) / n);
   assert.ok(Math.abs(std - 1e-4) < 1e-6);
+});
+
+test("tsneAsync on 2 and 3 threads gives the 1-thread map bit for bit, and stops its workers", async () => {
+  const n = PARALLEL_MIN_POINTS, dim = 12, clusters = 5;
+  const { data, labels } = blobs(n, dim, clusters, 21);
+  // exact duplicates (same label): neighbour ties must be broken the same way whatever the thread count
+  for (let i = 0; i + clusters < n; i += 97) data.copyWithin((i + clusters) * dim, i * dim, (i + 1) * dim);
+  const opts = { method: "barnes-hut", iterations: 150, seed: 4 } as const;
+  const one = tsne(data, n, dim, opts);
+  const logs: string[] = [];
+  const two = await tsneAsync(data, n, dim, { ...opts, threads: 2, reporter: { log: (l) => logs.push(l) } });
+  assert.ok(logs.includes("[t-SNE] 2 threads"), "the pool ran");
+  assert.equal(tsneWorkersAlive(), 0, "workers terminated");
+  const three = await tsneAsync(data, n, dim, { ...opts, threads: 3 });
+  const again = await tsneAsync(data, n, dim, { ...opts, threads: 2 });
+  assert.equal(tsneWorkersAlive(), 0);
+  for (const [name, r] of [["2 threads", two], ["3 threads", three], ["2 threads again", again]] as const) {
+    assert.ok(r.coords.every((v, i) => v === one.coords[i]), `${name}: same coordinates as 1 thread`);
+    assert.equal(r.kl, one.kl, name);
+  }
+  assert.ok(one.coords.every(Number.isFinite));
+  assert.ok(labelAgreement(two.coords, labels) > 0.95, "the clusters separate");
+  // below the threshold and on one thread, tsneAsync stays on the calling thread with the same result
+  const small = blobs(150, 6, 3, 2).data;
+  const s1 = tsne(small, 150, 6, { iterations: 100 });
+  const s2 = await tsneAsync(small, 150, 6, { iterations: 100, threads: 2 });
+  assert.ok(s2.coords.every((v, i) => v === s1.coords[i]));
+});
+
+test("thread count: option, CBIR_TSNE_THREADS, validation", async () => {
+  assert.equal(tsneThreads(3), 3);
+  const saved = process.env.CBIR_TSNE_THREADS;
+  try {
+    process.env.CBIR_TSNE_THREADS = "1";
+    assert.equal(tsneThreads(), 1);
+    process.env.CBIR_TSNE_THREADS = "two";
+    assert.throws(() => tsneThreads(), { message: 'Expected integer from 1 to 64 for CBIR_TSNE_THREADS but received "two" of type string' });
+  } finally {
+    if (saved === undefined) delete process.env.CBIR_TSNE_THREADS;
+    else process.env.CBIR_TSNE_THREADS = saved;
+  }
+  await assert.rejects(tsneAsync(new Float32Array(6), 3, 2, { threads: 0 }), { message: "Expected integer from 1 to 64 for threads but received 0 of type number" });
+});
+
+test("a worker that throws or dies rejects the run instead of hanging; close() terminates the workers", async () => {
+  const pool = new TsneWorkerPool(3);
+  try {
+    pool.begin(OP.fail);
+    await assert.rejects(pool.join(), /t-SNE worker \d: injected failure/);
+  } finally {
+    await pool.close();
+  }
+  assert.equal(pool.liveWorkers, 0);
+
+  const pool2 = new TsneWorkerPool(2);
+  try {
+    pool2.bind({ n: 0, forceChunk: 1 });
+    pool2.begin(OP.forces);
+    pool2.treeReady();
+    await pool2.join(); // a round trip with nothing to do
+    // Now the worker waits for a tree that never comes (the calling thread gets no items) and is killed.
+    pool2.bind({ n: 4 });
+    const internals = pool2 as unknown as { S: { n: number }; workers: { terminate(): Promise<number> }[] };
+    internals.S.n = 0;
+    setTimeout(() => void internals.workers[0].terminate(), 30);
+    pool2.begin(OP.forces);
+    await assert.rejects(pool2.join(), /t-SNE worker 1 exited/);
+    assert.throws(() => pool2.begin(OP.forces), /t-SNE worker 1 exited/);
+  } finally {
+    await pool2.close();
+  }
+  assert.equal(tsneWorkersAlive(), 0);
+});
+
+test("quadtree: with theta = 0 the repulsion equals the exact O(n^2) sums; duplicates add no force", () => {
+  const n = 300;
+  const Y = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    Y[2 * i] = Math.sin(i * 1.7) * (i % 3) * 10;
+    Y[2 * i + 1] = Math.cos(i * 2.3) * 5;
+  }
+  Y.copyWithin(20, 10, 12); // point 10 = point 5
+  Y.copyWithin(22, 10, 12); // and point 11
+  const tree = new QuadTree(n, new LocalExecutor());
+  tree.build(Y);
+  assert.deepEqual(Array.from(tree.order).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+  const S = emptyKernelState(0, 1);
+  const negF = new Float64Array(2 * n);
+  Object.assign(S, { n, Y, packed: tree.packed, child: tree.child, order: tree.order, negF, theta2: 0, stack: new Int32Array(3 * tree.size + 4) });
+  const Z = tsneRepulsion(S, 0, n);
+  let zExact = 0;
+  for (let i = 0; i < n; i++) {
+    let fx = 0, fy = 0;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const dx = Y[2 * i] - Y[2 * j], dy = Y[2 * i + 1] - Y[2 * j + 1];
+      const q = 1 / (1 + dx * dx + dy * dy);
+      zExact += q;
+      fx += q * q * dx;
+      fy += q * q * dy;
+    }
+    assert.ok(Math.abs(negF[2 * i] - fx) < 1e-9 && Math.abs(negF[2 * i + 1] - fy) < 1e-9, `point ${i}`);
+  }
+  assert.ok(Math.abs(Z - zExact) < 1e-8 * zExact, `${Z} vs ${zExact}`);
+  // theta 0.5 approximates the same sums closely
+  Object.assign(S, { theta2: 0.25 });
+  const Zbh = tsneRepulsion(S, 0, n);
+  assert.ok(Math.abs(Zbh - zExact) < 0.01 * zExact, `${Zbh} vs ${zExact}`);
 });

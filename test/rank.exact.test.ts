@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeFingerprint } from "../lib/fingerprint";
 import type { FeatureMatrix } from "../lib/types";
-import { rankAll, rankQueries, topK, vectorSsim, higherIsBetter, METRICS, dotBlock, dhashBits, hammingDistance, augmentDatabase } from "../lib/rank";
+import { rankAll, rankQueries, topK, vectorSsim, higherIsBetter, METRICS, dotBlock, dhashBits, hammingDistance } from "../lib/rank";
 
 const fp = makeFingerprint({ backbone: "test" });
 const mat = (rows: number[][], ids = rows.map((_, i) => `r${i}`), fingerprint = fp): FeatureMatrix => ({
@@ -84,13 +84,47 @@ test("rankQueries: external queries, labels, and refusal of another pipeline's v
   assert.throws(() => rankQueries(db, other), (e: Error & { code?: string }) => e.code === "E_FINGERPRINT_MISMATCH" && /layer/.test(e.message));
 });
 
-test("average query expansion re-queries with the mean of the query and its top hit", () => {
+test("query expansion re-queries with the query plus its top hit, weighted by similarity^alpha", () => {
   const deg = (a: number) => [Math.cos((a * Math.PI) / 180), Math.sin((a * Math.PI) / 180)];
   const db = mat([deg(30), deg(60), deg(-50)], ["b", "c", "e"]);
   const q = mat([deg(0)], ["q"]);
   assert.deepEqual(ids(rankQueries(db, q, { k: 3 })[0]), ["b", "e", "c"]);
-  // expanded query points at 15 degrees: c (45 away) now beats e (65 away)
-  assert.deepEqual(ids(rankQueries(db, q, { k: 3, queryExpansion: 1 })[0]), ["b", "c", "e"]);
+  // expanded query q + cos(30) b points at about 16 degrees: c (44 away) now beats e (66 away)
+  const r = rankQueries(db, q, { k: 3, queryExpansion: 1, augmentDatabase: false })[0];
+  assert.deepEqual(ids(r), ["b", "c", "e"]);
+  const w = Math.cos(Math.PI / 6);
+  const expanded = [1 + w * deg(30)[0], w * deg(30)[1]];
+  const angle = (Math.atan2(expanded[1], expanded[0]) * 180) / Math.PI;
+  assert.ok(Math.abs(r.hits[1].score - Math.cos(((60 - angle) * Math.PI) / 180)) < 1e-5, "hit scores are cosines to the weighted expansion");
+  // alpha 0 is the plain mean: the query points at exactly 15 degrees
+  const plain = rankQueries(db, q, { k: 3, queryExpansion: 1, queryExpansionAlpha: 0, augmentDatabase: false })[0];
+  assert.ok(Math.abs(plain.hits[0].score - Math.cos((15 * Math.PI) / 180)) < 1e-5);
+  assert.throws(() => rankQueries(db, q, { queryExpansion: 1, queryExpansionAlpha: -1 }), /queryExpansionAlpha/);
+});
+
+test("database-side augmentation expands every database row with its own top hits, itself excluded", () => {
+  const rows = [[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]];
+  const db = mat(rows, ["a", "b", "c", "d"]);
+  const q = mat([[0.6, 0.8]], ["q"]);
+  const cos = (x: number[], y: number[]) => (x[0] * y[0] + x[1] * y[1]) / Math.hypot(...x) / Math.hypot(...y);
+  // expand(v, pool) = v + sum of its top-1 neighbour in pool (self excluded) weighted by cosine (alpha 1)
+  const expand = (v: number[], self: number) => {
+    let best = -1;
+    rows.forEach((r, j) => {
+      if (j !== self && (best < 0 || cos(v, r) > cos(v, rows[best]))) best = j;
+    });
+    const w = Math.max(0, cos(v, rows[best]));
+    return [v[0] + w * rows[best][0], v[1] + w * rows[best][1]];
+  };
+  const augmented = rows.map((r, i) => expand(r, i));
+  const qx = expand([0.6, 0.8], -1);
+  const want = augmented.map((r, j) => [j, cos(qx, r)] as const).sort((x, y) => y[1] - x[1]);
+  const got = rankQueries(db, q, { k: 4, queryExpansion: 1 })[0];
+  assert.deepEqual(ids(got), want.map(([j]) => db.ids[j]));
+  got.hits.forEach((h, i) => assert.ok(Math.abs(h.score - want[i][1]) < 1e-5, `score of ${h.id}`));
+  // leave-one-out: queries and database are the same augmented rows
+  const loo = rankAll(db, { k: 3, queryExpansion: 1 });
+  assert.ok(Math.abs(loo[0].hits[0].score - Math.max(...[1, 2, 3].map((j) => cos(augmented[0], augmented[j])))) < 1e-5);
 });
 
 test("topK: best first, stable ties, skip, lower-is-better", () => {
@@ -118,10 +152,3 @@ test("dotBlock equals naive dot products on every tile path", () => {
     }
 });
 
-test("database-side augmentation averages each vector with its neighbours and keeps the fingerprint", () => {
-  const m = mat([[1, 0], [0.8, 0.6], [0, 1]]);
-  const a = augmentDatabase(m, { n: 1 });
-  assert.equal(a.fingerprint.id, m.fingerprint.id);
-  // row 0's nearest is row 1: mean of [1,0] and [0.8,0.6]
-  assert.ok(Math.abs(a.data[0] - 0.9) < 1e-6 && Math.abs(a.data[1] - 0.3) < 1e-6);
-});

@@ -35,6 +35,12 @@ test("ExactIndex serves repeated external queries, with query expansion, on both
     assert.equal(index.kernel, kernel);
     const got = await index.search(q, { k: 5, queryExpansion: 2 });
     assert.deepEqual(got.map((r) => r.hits.map((h) => h.id)), want.map((r) => r.hits.map((h) => h.id)));
+    // the second call reuses the augmented database rows computed by the first
+    const again = await index.search(q, { k: 5, queryExpansion: 2 });
+    again.forEach((r, i) => r.hits.forEach((h, j) => assert.ok(Math.abs(h.score - want[i].hits[j].score) < 1e-4)));
+    const queryOnly = await index.search(q, { k: 5, queryExpansion: 2, augmentDatabase: false });
+    const wantQueryOnly = rankQueries(db, q, { k: 5, queryExpansion: 2, augmentDatabase: false });
+    assert.deepEqual(queryOnly.map((r) => r.hits.map((h) => h.id)), wantQueryOnly.map((r) => r.hits.map((h) => h.id)));
     await index.dispose();
   }
 });

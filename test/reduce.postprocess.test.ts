@@ -128,15 +128,57 @@ test("concatenation and histogram fusion: blocks normalised, weighted, matched b
   assert.throws(() => concatFeatures([a, mat([[1, 1]], ["x"])]), /no vector for 'y'/);
 });
 
-test("the fuse step equals centre+L2 of the CNN block fused with the histogram block, and refits", () => {
+test("the fuse step: both blocks unit, centred, re-normalised, histogram weighted; it refits and round-trips", () => {
   const cnn = mat([[1, 2, 0], [0, 1, 3], [2, 2, 2]], ["a", "b", "c"]);
   const hist = { ...mat([[0.6, 0.8], [1, 0], [0, 1]], ["a", "b", "c"]), fingerprint: makeFingerprint({ backbone: "hist" }) };
-  const expected = l2normalize(fuseWithHistogram(postprocess(cnn, ["center", "l2"]).features, hist, { weight: 0.5 }));
+  const unitCentred = (m: FeatureMatrix) => postprocess(m, ["l2", "center", "l2"]).features;
+  const expected = l2normalize(fuseWithHistogram(unitCentred(cnn), unitCentred(hist), { weight: 0.5 }));
   const raw = mat([[1, 2, 0, 0.6, 0.8], [0, 1, 3, 1, 0], [2, 2, 2, 0, 1]], ["a", "b", "c"]);
   const { features, state } = postprocess(raw, [{ fuse: { split: 3, weight: 0.5, center: true } }]);
   close(features.data, Array.from(expected.data));
   const back = postFromJSON(JSON.parse(JSON.stringify(postToJSON(state))));
   close(applyPostprocess(raw, back).data, Array.from(expected.data));
   assert.deepEqual(parsePostSteps("fuse3w0.5c"), [{ fuse: { split: 3, weight: 0.5, center: true } }]);
+  assert.deepEqual(parsePostSteps("fuse3w0.5cpw32"), [{ fuse: { split: 3, weight: 0.5, center: true, whiten: 32 } }]);
   assert.throws(() => postprocess(raw, [{ fuse: { split: 5, weight: 0.5 } }]), /fuse split/);
+});
+
+test("the fuse step with whitening whitens the unit CNN block (shrinkage 1) and keeps it through JSON", () => {
+  let seed = 5;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rows = Array.from({ length: 8 }, () => Array.from({ length: 6 }, rnd));
+  const cnn = mat(rows.map((r) => r.slice(0, 4)));
+  const hist = mat(rows.map((r) => r.slice(4).map(Math.abs)));
+  const whitened = postprocess(cnn, ["l2", { pca: 3, whiten: true, shrinkage: 1 }, "l2"]).features;
+  const expected = l2normalize(fuseWithHistogram(whitened, postprocess(hist, ["l2", "center", "l2"]).features, { weight: 0.25 }));
+  const raw = mat(rows.map((r, i) => [...r.slice(0, 4), ...hist.data.subarray(i * 2, i * 2 + 2)]));
+  const { features, state } = postprocess(raw, [{ fuse: { split: 4, weight: 0.25, center: true, whiten: 3 } }]);
+  assert.equal(features.dim, 3 + 2);
+  close(features.data, Array.from(expected.data));
+  assert.match(features.fingerprint.parts.reducers.at(-1)!, /^fuse4w0.25cpw3:/);
+  const back = postFromJSON(JSON.parse(JSON.stringify(postToJSON(state))));
+  close(applyPostprocess(raw, back).data, Array.from(expected.data));
+  // two images cannot teach a whitening: the step centres instead, without an error
+  const tiny = postprocess(mat(rows.slice(0, 2)), [{ fuse: { split: 4, weight: 0.25, center: true, whiten: 3 } }]);
+  assert.equal(tiny.features.dim, 6);
+  // a fuse state written before version 2 is refused with the fix
+  const old = postToJSON(state);
+  delete (old.steps[0] as Record<string, unknown>).version;
+  assert.throws(() => postFromJSON(old), (e: Error & { code?: string }) => e.code === "E_FINGERPRINT_MISMATCH" && /--rebuild/.test(e.message + String((e as { fix?: string }).fix)));
+});
+
+test("regularised whitening divides by sqrt(variance + shrinkage x mean variance); tiny sets fall back to centring", () => {
+  const db = mat([[3, 0, 0], [-3, 0, 0], [0, 1, 0], [0, -1, 0]]);
+  const plain = fitPca(db, { dims: 2, whiten: true });
+  const shrunk = fitPca(db, { dims: 2, whiten: true, shrinkage: 1 });
+  const out = applyPca(db, shrunk).data;
+  const v = Array.from(plain.variances);
+  const meanVar = (v[0] + v[1]) / 2;
+  // first row projects to +-3 on the first axis: scaled by 1/sqrt(var1 + meanVar)
+  assert.ok(Math.abs(Math.abs(out[0]) - 3 / Math.sqrt(v[0] + meanVar)) < 1e-4);
+  assert.ok(Math.abs(Math.abs(out[4 + 1]) - 1 / Math.sqrt(v[1] + meanVar)) < 1e-4);
+  assert.notEqual(applyPca(db, shrunk).fingerprint.id, applyPca(db, plain).fingerprint.id);
+  const two = postprocess(mat([[1, 2, 3], [3, 2, 1]]), ["l2", { pca: 32, whiten: true, shrinkage: 1 }, "l2"]);
+  assert.equal(two.state.steps[1].kind, "center", "two vectors: centring instead of whitening");
+  assert.throws(() => fitPca(db, { dims: 2, whiten: true, shrinkage: -1 }), /shrinkage/);
 });

@@ -73,11 +73,18 @@ test("index, update, query and eval from the command line", { skip: haveSample ?
   const json = path.join(work, "eval.json");
   r = cbir("eval", db, ...pipeline, "--at", "1,3", "--json", json);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /settings: 7 images, .* @ c2, gap -> 528 values, post fuse16w0\.25c, cosine, leave-one-out/);
+  assert.match(r.out, /settings: 7 images, .* @ c2, gap -> 528 values, post fuse16w0\.25c, cosine, query expansion 10, leave-one-out/);
   assert.match(r.out, /P@1 \d\.\d{3}  P@3 \d\.\d{3}  mAP \d\.\d{3}  \(7 queries, cosine, leave-one-out\)/);
   const ev = JSON.parse(fs.readFileSync(json, "utf8"));
   assert.ok(ev.evaluation.mAP > 0 && ev.evaluation.mAP <= 1);
   assert.deepEqual(Object.keys(ev.evaluation.perClass), ["bird", "fruit"]);
+
+  r = cbir("eval", db, ...pipeline, "--at", "1", "--qe", "0", "--whiten", "4");
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /post fuse16w0\.25cpw4, cosine, leave-one-out/, "--whiten whitens the CNN block, --qe 0 turns expansion off");
+  r = cbir("eval", db, ...pipeline, "--qe", "-2");
+  assert.equal(r.code, 2, "a bad option value is a usage error");
+  assert.match(r.err, /queryExpansion but received -2/);
 });
 
 test("every command has --help", () => {

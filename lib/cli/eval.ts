@@ -23,7 +23,6 @@ export function register(program: Command): void {
       .description("measure retrieval quality: P@k, recall@k and mAP, per class and overall, with the settings used")
       .option("--queries <folder>", "external query images with known labels (default: leave-one-out on the database)")
       .option("--at <list>", "P@k cut-offs, comma-separated (default: 1,<k>,10)")
-      .option("--qe <n>", "average query expansion over the top n hits (0 = off)", "0")
       .option("--json <file>", "also write the evaluation and settings as JSON"),
   ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
@@ -32,7 +31,7 @@ export function register(program: Command): void {
       k: cutoffs(config.k, opts.at),
       metric: opts.metric as PipelineConfig["metric"],
       queries: typeof opts.queries === "string" ? opts.queries : undefined,
-      queryExpansion: Number(opts.qe),
+      queryExpansion: config.queryExpansion,
       reporter,
     });
     reporter.finish();

@@ -16,6 +16,8 @@ export function addPipelineOptions(cmd: Command): Command {
     .addOption(new Option("--metric <metric>", "similarity score").choices([...PIPELINE_METRICS]).default(DEFAULT_CONFIG.metric))
     .option("-k, --k <n>", "neighbours per query", String(DEFAULT_CONFIG.k))
     .option("--hist-weight <w>", "weight of the colour histogram fused with the CNN vector (0 = off)", String(DEFAULT_CONFIG.histogramWeight))
+    .option("--whiten <dims>", "PCA-whitening of the CNN vectors to this many dimensions, learned on the database (0 = off; default: 32 for the default model, else 0)")
+    .option("--qe <n>", "query expansion: re-query with the top n hits weighted by similarity, database rows expanded the same way (0 = off)", String(DEFAULT_CONFIG.queryExpansion))
     .option("--no-center", "do not centre vectors on the database mean")
     .addOption(new Option("--runtime <name>", "inference runtime").choices([...RUNTIMES]).default(DEFAULT_CONFIG.runtime))
     .option("--batch-size <n>", "images per inference batch (0 = automatic)", "0")
@@ -39,6 +41,8 @@ export function configFromOptions(o: Record<string, unknown>): PipelineConfig {
     metric: o.metric as PipelineConfig["metric"],
     k: int("k", String(o.k)),
     histogramWeight: Number(o.histWeight),
+    whiten: o.whiten === undefined ? undefined : int("whiten", String(o.whiten)),
+    queryExpansion: int("qe", String(o.qe)),
     center: o.center !== false,
     runtime: o.runtime as PipelineConfig["runtime"],
     batchSize: int("batch-size", String(o.batchSize)),

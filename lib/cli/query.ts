@@ -17,6 +17,7 @@ function explicitSettings(cmd: Command, opts: Record<string, unknown>): Partial<
     ["layer", "layer"],
     ["pool", "pooling"],
     ["histWeight", "histogramWeight"],
+    ["whiten", "whiten"],
     ["center", "center"],
     ["runtime", "runtime"],
     ["batchSize", "batchSize"],
@@ -32,7 +33,6 @@ export function register(program: Command): void {
       .argument("<index>", "an index folder, or a database folder that has one (<folder>/.cbir-index)")
       .argument("<image...>", "query images")
       .description("rank query images against an index (with the settings it was built with) and write their recommendation figures")
-      .option("--qe <n>", "average query expansion over the top n hits (0 = off)", "0")
       .option("--no-figures", "print the rankings only"),
   ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
@@ -43,7 +43,7 @@ export function register(program: Command): void {
       metric: opts.metric as PipelineConfig["metric"],
       config: explicitSettings(cmd, opts),
       figuresDir: opts.figures === false ? undefined : path.resolve(String(opts.out), "queries"),
-      queryExpansion: Number(opts.qe),
+      queryExpansion: configFromOptions(opts).queryExpansion,
       reporter,
     });
     reporter.finish();

@@ -21,6 +21,7 @@ export interface EvaluateFolderOptions {
   metric?: Metric;
   /** A folder of external queries with known labels (default: leave-one-out on the database). */
   queries?: string;
+  /** Default: the config's. */
   queryExpansion?: number;
   scan?: ScanOptions;
   reporter?: Reporter;
@@ -46,6 +47,7 @@ export async function evaluateFolder(folder: string, config: Partial<PipelineCon
     });
   const querySet = opts.queries ? scanFolder(opts.queries, opts.scan) : undefined;
   const metric = opts.metric ?? c.metric;
+  const qe = opts.queryExpansion ?? c.queryExpansion;
   const pipeline = await openPipeline(c, { reporter: opts.reporter, progress: true });
   try {
     const db = await pipeline.extract(scan.items);
@@ -57,9 +59,9 @@ export async function evaluateFolder(folder: string, config: Partial<PipelineCon
       const q = await pipeline.extract(querySet.items);
       skipped.push(...querySet.skipped, ...q.skipped);
       const queryLabels = new Map(querySet.items.filter((i) => i.label !== undefined).map((i) => [i.name, i.label!] as [string, string]));
-      rankings = await rankQueriesFast(features, applyPostprocess(q.features, state), { metric, k: Infinity, labels, queryLabels, queryExpansion: opts.queryExpansion, reporter: opts.reporter });
+      rankings = await rankQueriesFast(features, applyPostprocess(q.features, state), { metric, k: Infinity, labels, queryLabels, queryExpansion: qe, reporter: opts.reporter });
     } else {
-      rankings = await rankAllFast(features, { metric, k: Infinity, labels, queryExpansion: opts.queryExpansion, reporter: opts.reporter });
+      rankings = await rankAllFast(features, { metric, k: Infinity, labels, queryExpansion: qe, reporter: opts.reporter });
     }
     const evaluation = evaluate(rankings, { k: opts.k ?? [1, 5, 10], dbLabels: labels, mode: querySet ? "external" : "leave-one-out" });
     const settings = {
@@ -72,7 +74,7 @@ export async function evaluateFolder(folder: string, config: Partial<PipelineCon
       dim: db.features.dim,
       post: pipeline.post.map(postStepLabel).join(",") || "none",
       metric,
-      queryExpansion: opts.queryExpansion ?? 0,
+      queryExpansion: qe,
       mode: evaluation.mode,
       fingerprint: features.fingerprint.id,
     };

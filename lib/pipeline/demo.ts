@@ -8,7 +8,7 @@ import { resolveConfig, type PipelineConfig } from "../config";
 import { evaluate, type Evaluation } from "../evaluate/index";
 import { writeFileAtomic } from "../fsutil";
 import type { Fingerprint } from "../fingerprint";
-import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsne, writePng } from "../plot/index";
+import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsneAsync, writePng } from "../plot/index";
 import { outputStem, scanFolder } from "../prepare/scan";
 import { rankAll } from "../rank/index";
 import { reporterOf, type Reporter } from "../report";
@@ -51,14 +51,16 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   const [h, w] = pf.backbone.inputSize;
   rep.log(`imgs.shape = (${n}, ${h}, ${w}, 3)`);
   rep.log(`X_features.shape = (${n}, ${pf.cnn.dim})`);
-  if (pf.features.dim !== pf.cnn.dim) rep.log(`fused with a colour histogram (weight ${c.histogramWeight}): (${n}, ${pf.features.dim})`);
+  if (c.whiten > 0) rep.log(`CNN vectors PCA-whitened to at most ${c.whiten} dimensions, learned on these images`);
+  if (c.histogramWeight > 0) rep.log(`fused with a colour histogram (weight ${c.histogramWeight}): (${n}, ${pf.features.dim})`);
+  if (c.queryExpansion > 0) rep.log(`query expansion over the top ${c.queryExpansion} hits, weighted by similarity, database rows expanded the same way`);
   const skipped = [...scan.skipped, ...pf.skipped];
 
   const byName = new Map(pf.items.map((it) => [it.name, it]));
   const labels = new Map(pf.items.filter((it) => it.label !== undefined).map((it) => [it.name, it.label as string]));
   const labelled = labels.size === n && new Set(labels.values()).size > 1;
   const tRank = performance.now();
-  const full = rankAll(pf.features, { metric: c.metric, k: n - 1, labels });
+  const full = rankAll(pf.features, { metric: c.metric, k: n - 1, labels, queryExpansion: c.queryExpansion });
   const rankSeconds = (performance.now() - tRank) / 1000;
   const evaluation = labelled ? evaluate(full, { k: [c.k] }) : null;
   const rankings = full.map((r) => ({ ...r, hits: r.hits.slice(0, c.k) }));
@@ -86,7 +88,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   if (c.tsne && n >= 4) {
     tsneFile = path.join(outDir, "tsne.png");
     rep.log(`Plotting tSNE to ${path.relative(process.cwd(), tsneFile) || tsneFile}...`);
-    const t = tsne(pf.features.data, n, pf.features.dim, { seed: c.seed, reporter });
+    const t = await tsneAsync(pf.features.data, n, pf.features.dim, { seed: c.seed, reporter });
     coords = t.coords;
     await writePng(await renderTsneThumbnails(pf.items, coords), tsneFile);
     if (labelled) await writePng(await renderTsneScatter(coords, pf.items.map((it) => it.label as string)), path.join(outDir, "tsne_classes.png"));

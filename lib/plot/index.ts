@@ -2,7 +2,8 @@
 export { renderRecommendation, RECOMMENDATION_LAYOUTS } from "./recommendation";
 export type { RecommendationHit, RecommendationOptions, RecommendationLayout } from "./recommendation";
 export { writePng } from "./canvas";
-export { tsne, klDivergence, TSNE_METHODS, TSNE_INITS, EXACT_MAX_POINTS } from "./tsne";
+export { tsne, tsneAsync, klDivergence, TSNE_METHODS, TSNE_INITS, EXACT_MAX_POINTS, PARALLEL_MIN_POINTS } from "./tsne";
+export { DEFAULT_TSNE_THREADS } from "./tsne-pool";
 export type { TsneOptions, TsneResult, TsneMethod, TsneInit } from "./tsne";
 export { trustworthiness, neighbourPreservation, labelAgreement } from "./tsne-quality";
 export { renderTsneThumbnails, renderTsneScatter, labelColours } from "./tsne-plot";

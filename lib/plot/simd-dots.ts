@@ -3,8 +3,9 @@
  * groups of four rows, f32x4 lanes. V8's scalar loops reach about 2 GFLOP/s here; this runs several times
  * faster and is what makes 5,000 x 1,280 inputs quick. The module is assembled below from its opcodes
  * (a few dozen bytes, no toolchain, no file to load) and instantiated synchronously, so t-SNE stays a
- * synchronous function. When WebAssembly SIMD is not available, `createDotKernel` returns undefined and
- * the caller uses its JavaScript loop.
+ * synchronous function. A variant whose memory is shared lets worker threads (tsne-pool.ts) use one copy
+ * of the input. When WebAssembly SIMD is not available, `createDotMatrix` returns undefined and the caller
+ * uses its JavaScript loop.
  *
  * The function, in WAT terms:
  *   (func (export "rowDots") (param $a i32) (param $b i32) (param $groups i32) (param $bytes i32) (param $out i32)
@@ -73,11 +74,14 @@ function rowDotsBody(): number[] {
   return [...uleb(body.length), ...body];
 }
 
-function moduleBytes(): Uint8Array {
+/** The module; with `shared`, its memory import is a shared memory (so worker threads can use it). */
+export function dotModuleBytes(shared = false): Uint8Array {
+  // memory import limits: flags 0 = min only; 3 = shared with min and max (max 65536 pages = 4 GiB)
+  const limits = shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), 0x00]])),
-    ...section(2, vec([[...str("env"), ...str("mem"), 0x02, 0x00, 0x01]])), // memory, min 1 page
+    ...section(2, vec([[...str("env"), ...str("mem"), 0x02, ...limits]])),
     ...section(3, vec([[0x00]])),
     ...section(7, vec([[...str("rowDots"), 0x00, 0x00]])),
     ...section(10, vec([rowDotsBody()])),
@@ -98,38 +102,86 @@ export interface DotKernel {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
+/** A WebAssembly.Memory; a shared one can be posted to worker threads. */
+export interface WasmMemory {
+  buffer: ArrayBuffer | SharedArrayBuffer;
+}
+export type RowDotsFn = (a: number, b: number, groups: number, bytes: number, out: number) => void;
 const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-let compiled: object | null | undefined;
+const compiled: Record<"plain" | "shared", object | null | undefined> = { plain: undefined, shared: undefined };
 
-/** A kernel holding a padded copy of `data`, or undefined when WebAssembly SIMD is unavailable or the data too large. */
-export function createDotKernel(data: Float32Array, n: number, dim: number, maxGroups: number): DotKernel | undefined {
-  if (compiled === undefined) {
+function compiledModule(shared: boolean): object | null {
+  const key = shared ? "shared" : "plain";
+  if (compiled[key] === undefined) {
     try {
-      compiled = wasm ? new wasm.Module(moduleBytes()) : null;
+      compiled[key] = wasm ? new wasm.Module(dotModuleBytes(shared)) : null;
     } catch {
-      compiled = null;
+      compiled[key] = null;
     }
   }
-  if (!compiled || !wasm) return undefined;
+  return compiled[key] ?? null;
+}
+
+/**
+ * The input copied into WebAssembly memory for the kernel: rows padded to a multiple of 4 floats, row
+ * count to a multiple of 4, followed by `slots` output areas of maxGroups * 16 bytes (one per thread).
+ */
+export interface DotMatrix {
+  memory: WasmMemory;
+  shared: boolean;
+  /** The padded rows (a view on memory). */
+  matrix: Float32Array;
+  /** Padded row length in floats. */
+  stride: number;
+  /** Byte offset of output area 0, and the size of each area. */
+  outBase: number;
+  outBytes: number;
+}
+
+/**
+ * Copies `data` into a new WebAssembly memory (shared when asked and possible), or returns undefined
+ * when WebAssembly SIMD is unavailable or the data too large, so the caller uses its JavaScript loop.
+ */
+export function createDotMatrix(data: Float32Array, n: number, dim: number, maxGroups: number, slots = 1, shared = false): DotMatrix | undefined {
+  if (!wasm || !compiledModule(shared)) return undefined;
   const stride = Math.ceil(dim / 4) * 4;
   const rows = Math.ceil(n / 4) * 4;
   const outBytes = maxGroups * 16;
-  const total = rows * stride * 4 + outBytes;
+  const total = rows * stride * 4 + outBytes * slots;
   if (total > 2 ** 31) return undefined; // leave very large inputs to the JavaScript loop
-  const memory = new wasm.Memory({ initial: Math.ceil(total / 65536) });
-  const instance = new wasm.Instance(compiled, { env: { mem: memory } });
-  const fn = instance.exports.rowDots as (a: number, b: number, groups: number, bytes: number, out: number) => void;
+  const pages = Math.ceil(total / 65536);
+  let memory: WasmMemory;
+  try {
+    memory = shared ? new wasm.Memory({ initial: pages, maximum: pages, shared: true }) : new wasm.Memory({ initial: pages });
+  } catch {
+    return undefined;
+  }
   const matrix = new Float32Array(memory.buffer, 0, rows * stride);
   for (let i = 0; i < n; i++) matrix.set(data.subarray(i * dim, (i + 1) * dim), i * stride);
-  const outPtr = rows * stride * 4;
-  const out = new Float32Array(memory.buffer, outPtr, maxGroups * 4);
-  const rowBytes = stride * 4;
+  return { memory, shared, matrix, stride, outBase: rows * stride * 4, outBytes };
+}
+
+/** The kernel function on `dm`'s memory and the output area of `slot`. */
+export function bindDots(dm: DotMatrix, slot = 0): { fn: RowDotsFn; out: Float32Array; outPtr: number } {
+  const module = compiledModule(dm.shared);
+  if (!wasm || !module) throw new Error("WebAssembly SIMD kernel unavailable");
+  const instance = new wasm.Instance(module, { env: { mem: dm.memory } });
+  const outPtr = dm.outBase + slot * dm.outBytes;
+  return { fn: instance.exports.rowDots as RowDotsFn, out: new Float32Array(dm.memory.buffer, outPtr, dm.outBytes / 4), outPtr };
+}
+
+/** A kernel holding a padded copy of `data`, or undefined when WebAssembly SIMD is unavailable or the data too large. */
+export function createDotKernel(data: Float32Array, n: number, dim: number, maxGroups: number): DotKernel | undefined {
+  const dm = createDotMatrix(data, n, dim, maxGroups);
+  if (!dm) return undefined;
+  const { fn, out, outPtr } = bindDots(dm);
+  const rowBytes = dm.stride * 4;
   return {
-    matrix,
-    stride,
+    matrix: dm.matrix,
+    stride: dm.stride,
     rowDots(i: number, j0: number, groups: number): Float32Array {
       fn(i * rowBytes, j0 * rowBytes, groups, rowBytes, outPtr);
       return out;

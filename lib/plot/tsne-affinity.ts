@@ -5,10 +5,14 @@
  * P = (P_cond + P_cond^T) / sum, stored sparse (CSR).
  */
 
-import { createDotKernel } from "./simd-dots";
+import { createDotMatrix, type DotMatrix } from "./simd-dots";
+import { OP, tsneConditionalRow, tsneHeapOffer } from "./tsne-kernels";
+import { LocalExecutor, runSteps, type Steps, type TsneExecutor } from "./tsne-pool";
 
-/** Rows per cache tile of the SIMD neighbour search (a multiple of 4). */
-const TILE = 64;
+/** Columns per cache tile of the SIMD neighbour search (a multiple of 4): 64 rows of 1,280 floats stay in L2. */
+export const TILE = 64;
+/** Rows per work item of the affinity pass. */
+const AFFINITY_ROWS = 64;
 
 /** Symmetric sparse matrix in compressed-row form. */
 export interface SparseP {
@@ -26,113 +30,79 @@ export interface Neighbours {
   dist2: Float64Array;
 }
 
+/** Neighbours and conditional probabilities p(j|i), row-major n * k. */
+export interface Affinities {
+  nb: Neighbours;
+  pCond: Float64Array;
+}
+
 /**
- * Exact k nearest neighbours (self excluded) by brute force. Each pair is computed once and offered to
- * both rows' bounded max-heaps. Dot products run in the WebAssembly SIMD kernel (simd-dots.ts) when
- * available, else in a 2 x 2 register-blocked JavaScript loop.
+ * Steps (tsne-pool.ts) computing the exact k nearest neighbours (self excluded) by brute force, then,
+ * when a perplexity is given, p(j|i). Each pair is computed once, in the WebAssembly SIMD kernel on `dm`
+ * (simd-dots.ts), and offered to both rows' bounded heaps; each thread keeps its own heaps and the
+ * affinity pass merges them. Heaps order by (distance, index), so the neighbours, ties included, do not
+ * depend on which thread saw which pair. Without SIMD (dm undefined) a JavaScript loop does the pairs.
  */
-export function nearestNeighbours(data: Float32Array, n: number, dim: number, k: number, onRow?: (done: number) => void): Neighbours {
-  const norms = new Float64Array(n);
+export function* affinitySteps(
+  exec: TsneExecutor,
+  dm: DotMatrix | undefined,
+  data: Float32Array,
+  n: number,
+  dim: number,
+  k: number,
+  perplexity: number | undefined,
+  onProgress?: (done: number, total: number) => void,
+): Steps<Affinities> {
+  const T = exec.threads;
+  const norms = exec.f64(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let t = 0, o = i * dim; t < dim; t++) s += data[o + t] * data[o + t];
     norms[i] = s;
   }
-  const heapD = new Float64Array(n * k).fill(Infinity);
-  const heapI = new Int32Array(n * k).fill(-1);
-  const offer = (i: number, j: number, d: number) => {
-    const base = i * k;
-    if (d >= heapD[base]) return;
-    // replace the root (the current worst) and sift down
-    let pos = 0;
-    for (;;) {
-      const l = 2 * pos + 1;
-      if (l >= k) break;
-      const r = l + 1;
-      const c = r < k && heapD[base + r] > heapD[base + l] ? r : l;
-      if (heapD[base + c] <= d) break;
-      heapD[base + pos] = heapD[base + c];
-      heapI[base + pos] = heapI[base + c];
-      pos = c;
-    }
-    heapD[base + pos] = d;
-    heapI[base + pos] = j;
-  };
-  const pair = (i: number, j: number, dotij: number) => {
-    const d = Math.max(0, norms[i] + norms[j] - 2 * dotij);
-    offer(i, j, d);
-    offer(j, i, d);
-  };
-  const kernel = createDotKernel(data, n, dim, TILE / 4);
-  if (kernel) {
-    // Tiles of TILE rows stay in cache while every earlier row streams past them.
-    for (let jt = 0; jt < n; jt += TILE) {
-      const jEnd = Math.min(n, jt + TILE);
-      for (let i = 0; i < jEnd - 1; i++) {
-        const j0 = i < jt ? jt : (i + 1) & ~3;
-        const out = kernel.rowDots(i, j0, Math.ceil((jEnd - j0) / 4));
-        for (let j = Math.max(j0, i + 1); j < jEnd; j++) pair(i, j, out[j - j0]);
-      }
-      onRow?.(jEnd);
-    }
+  const heapD = exec.f64(T * n * k).fill(Infinity);
+  const heapI = exec.i32(T * n * k).fill(0x7fffffff);
+  const index = exec.i32(n * k);
+  const dist2 = exec.f64(n * k);
+  const pCond = perplexity === undefined ? new Float64Array(0) : exec.f64(n * k);
+  const nTiles = Math.ceil(n / TILE);
+  exec.bind({
+    n, dim, k, norms, heapD, heapI, tile: TILE, nTiles,
+    rowChunk: AFFINITY_ROWS, nbIndex: index, nbDist2: dist2, pCond, desired: Math.log(perplexity ?? 1),
+  });
+  if (dm) {
+    exec.bindDotMatrix(dm);
+    exec.setProgress(onProgress ? (claimed) => onProgress(claimed, nTiles) : null);
+    yield OP.neighbours;
+    exec.setProgress(null);
   } else {
-    jsPairs(Float64Array.from(data), n, dim, pair, onRow); // float64 loads beat float32 conversions in V8
+    if (T !== 1) throw new Error("the JavaScript neighbour loop runs on one thread (bug)");
+    const pair = (i: number, j: number, dot: number) => {
+      const d = Math.max(0, norms[i] + norms[j] - 2 * dot);
+      tsneHeapOffer(heapD, heapI, i * k, k, j, d);
+      tsneHeapOffer(heapD, heapI, j * k, k, i, d);
+    };
+    // float64 loads beat float32 conversions in V8
+    jsPairs(Float64Array.from(data), n, dim, pair, onProgress ? (done) => onProgress(done, n) : undefined);
   }
-  // Heaps to sorted rows, nearest first (ties by index, so the result does not depend on visiting order).
-  const index = new Int32Array(n * k);
-  const dist2 = new Float64Array(n * k);
-  const order = new Array<number>(k);
-  for (let i = 0; i < n; i++) {
-    const base = i * k;
-    for (let t = 0; t < k; t++) order[t] = t;
-    order.sort((x, y) => heapD[base + x] - heapD[base + y] || heapI[base + x] - heapI[base + y]);
-    for (let t = 0; t < k; t++) {
-      index[base + t] = heapI[base + order[t]];
-      dist2[base + t] = heapD[base + order[t]];
-    }
-  }
-  return { k, index, dist2 };
+  yield OP.affinities;
+  return { nb: { k, index, dist2 }, pCond };
+}
+
+/** Exact k nearest neighbours (self excluded), nearest first, ties by index; on the calling thread. */
+export function nearestNeighbours(data: Float32Array, n: number, dim: number, k: number, onProgress?: (done: number, total: number) => void): Neighbours {
+  const exec = new LocalExecutor();
+  return runSteps(affinitySteps(exec, createDotMatrix(data, n, dim, TILE / 4), data, n, dim, k, undefined, onProgress), exec).nb;
 }
 
 /**
  * Conditional probabilities p(j|i) over each row's neighbours with the bandwidth that gives the wanted
- * perplexity (binary search on beta = 1 / (2 sigma^2), 100 steps, tolerance 1e-5 on the entropy in
- * nats, as scikit-learn). Distances are shifted by the row minimum first, which leaves P unchanged but
- * keeps exp() from underflowing on high-dimensional inputs with large distances.
+ * perplexity (tsneConditionalRow: binary search on beta, as scikit-learn).
  */
 export function conditionalP(nb: Neighbours, n: number, perplexity: number): Float64Array {
-  const { k, dist2 } = nb;
-  const P = new Float64Array(n * k);
+  const P = new Float64Array(n * nb.k);
   const desired = Math.log(perplexity);
-  for (let i = 0; i < n; i++) {
-    const base = i * k;
-    let dmin = Infinity;
-    for (let t = 0; t < k; t++) dmin = Math.min(dmin, dist2[base + t]);
-    let beta = 1, lo = -Infinity, hi = Infinity;
-    for (let step = 0; step < 100; step++) {
-      let sum = 0;
-      for (let t = 0; t < k; t++) {
-        const p = Math.exp(-(dist2[base + t] - dmin) * beta);
-        P[base + t] = p;
-        sum += p;
-      }
-      if (sum === 0) sum = 1e-8;
-      let sumDP = 0;
-      for (let t = 0; t < k; t++) {
-        P[base + t] /= sum;
-        sumDP += (dist2[base + t] - dmin) * P[base + t];
-      }
-      const diff = Math.log(sum) + beta * sumDP - desired;
-      if (Math.abs(diff) <= 1e-5) break;
-      if (diff > 0) {
-        lo = beta;
-        beta = hi === Infinity ? beta * 2 : (beta + hi) / 2;
-      } else {
-        hi = beta;
-        beta = lo === -Infinity ? beta / 2 : (beta + lo) / 2;
-      }
-    }
-  }
+  for (let i = 0; i < n; i++) tsneConditionalRow(nb.dist2, i * nb.k, nb.k, desired, P);
   return P;
 }
 

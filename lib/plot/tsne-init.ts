@@ -5,6 +5,8 @@
  */
 
 import { gaussian, seededRandom } from "../random";
+import { OP } from "./tsne-kernels";
+import { LocalExecutor, runSteps, type Steps, type TsneExecutor } from "./tsne-pool";
 
 export { gaussian, seededRandom };
 
@@ -20,58 +22,63 @@ export function randomInit(n: number, seed: number): Float64Array {
  * covariance (X - mean)^T (X - mean): no d x d matrix is formed, so 5,000 x 1,280 costs nine passes
  * over the data. A block of 6 vectors converges on the leading 2 in a few iterations even when the
  * spectrum is flat; signs are fixed so that the largest loading of each component is positive.
+ * On the calling thread; the t-SNE entry points run pcaSteps, which may use worker threads.
  */
 export function pcaInit(data: Float32Array, n: number, dim: number, seed: number): Float64Array {
+  const exec = new LocalExecutor();
+  return runSteps(pcaSteps(exec, data, dim, n, dim, seed), exec);
+}
+
+/**
+ * Steps (tsne-pool.ts) of pcaInit. Rows are read from `matrix` with row stride `stride` (the padded copy
+ * of the SIMD kernel, or the input itself). Each pass runs in row chunks (tsnePcaRows) whose partial sums
+ * are added here in chunk order, so the result does not depend on the thread count.
+ */
+export function* pcaSteps(exec: TsneExecutor, matrix: Float32Array, stride: number, n: number, dim: number, seed: number): Steps<Float64Array> {
   const y = new Float64Array(n * 2);
   if (n < 2) return y;
-  const mean = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let k = 0, o = i * dim; k < dim; k++) mean[k] += data[o + k];
+  const mean = exec.f64(dim);
+  for (let i = 0; i < n; i++) for (let k = 0, o = i * stride; k < dim; k++) mean[k] += matrix[o + k];
   for (let k = 0; k < dim; k++) mean[k] /= n;
 
   const b = Math.min(6, dim);
   const g = gaussian(seededRandom(seed ^ 0x9e3779b9));
   let V: Float64Array[] = Array.from({ length: b }, () => Float64Array.from({ length: dim }, () => g()));
   orthonormalize(V);
-  const XV: Float64Array[] = Array.from({ length: b }, () => new Float64Array(n));
-  // One pass over the rows does both products, so each row is read from memory once per iteration:
-  // XV[c][i] = (x_i - mean) . V[c], then next[c] += (x_i - mean) * XV[c][i].
-  const row = new Float64Array(dim);
-  const pass = (accumulate: Float64Array[] | null) => {
-    for (let i = 0; i < n; i++) {
-      const o = i * dim;
-      for (let t = 0; t < dim; t++) row[t] = data[o + t] - mean[t];
+  const shared = exec.f64(b * dim);
+  const XV = exec.f64(b * n);
+  const chunkRows = Math.max(PCA_MIN_CHUNK_ROWS, Math.ceil(n / PCA_MAX_CHUNKS));
+  const chunks = Math.ceil(n / chunkRows);
+  const partial = exec.f64(chunks * b * dim);
+  exec.bind({ n, dim, stride, matrix, mean, V: shared, pcaB: b, XV, pcaChunkRows: chunkRows, partial, accumulate: 1 });
+  for (let iter = 0; iter < 8; iter++) {
+    V.forEach((v, c) => shared.set(v, c * dim));
+    yield OP.pca;
+    const next = Array.from({ length: b }, () => new Float64Array(dim));
+    for (let q = 0; q < chunks; q++) {
       for (let c = 0; c < b; c++) {
-        const v = V[c];
-        let s0 = 0, s1 = 0;
-        let t = 0;
-        for (; t + 1 < dim; t += 2) {
-          s0 += row[t] * v[t];
-          s1 += row[t + 1] * v[t + 1];
-        }
-        if (t < dim) s0 += row[t] * v[t];
-        const w = s0 + s1;
-        XV[c][i] = w;
-        if (accumulate) {
-          const out = accumulate[c];
-          for (let u = 0; u < dim; u++) out[u] += row[u] * w;
-        }
+        const out = next[c];
+        const p = (q * b + c) * dim;
+        for (let u = 0; u < dim; u++) out[u] += partial[p + u];
       }
     }
-  };
-  for (let iter = 0; iter < 8; iter++) {
-    const next = Array.from({ length: b }, () => new Float64Array(dim));
-    pass(next);
     V = next;
     orthonormalize(V);
   }
-  pass(null);
+  V.forEach((v, c) => shared.set(v, c * dim));
+  exec.bind({ accumulate: 0 });
+  yield OP.pca;
+  const column = (c: number) => XV.subarray(c * n, (c + 1) * n);
   // Rayleigh-Ritz: eigenvectors of the small b x b matrix (XV)^T (XV) order the block by variance.
-  const B = Array.from({ length: b }, (_, r) => Array.from({ length: b }, (_, c) => dot(XV[r], XV[c])));
+  const B = Array.from({ length: b }, (_, r) => Array.from({ length: b }, (_, c) => dot(column(r), column(c))));
   const { vectors } = jacobiEigen(B);
   for (let comp = 0; comp < 2; comp++) {
     const coef = vectors[comp] ?? new Array<number>(b).fill(0);
     const col = new Float64Array(n);
-    for (let c = 0; c < b; c++) for (let i = 0; i < n; i++) col[i] += coef[c] * XV[c][i];
+    for (let c = 0; c < b; c++) {
+      const xv = column(c);
+      for (let i = 0; i < n; i++) col[i] += coef[c] * xv[i];
+    }
     // svd_flip-like sign: the loading with the largest magnitude is positive.
     const loading = new Float64Array(dim);
     for (let c = 0; c < b; c++) for (let k = 0; k < dim; k++) loading[k] += coef[c] * V[c][k];
@@ -82,6 +89,10 @@ export function pcaInit(data: Float32Array, n: number, dim: number, seed: number
   }
   return scaleToStd(y, n, 1e-4);
 }
+
+/** Row chunks of a PCA pass: at least this many rows, and at most this many chunks (bounded partial sums). */
+const PCA_MIN_CHUNK_ROWS = 128;
+const PCA_MAX_CHUNKS = 64;
 
 /** Scales both coordinates so that the first has standard deviation `target` (scikit-learn's rule). */
 export function scaleToStd(y: Float64Array, n: number, target: number): Float64Array {

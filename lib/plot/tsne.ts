@@ -10,12 +10,18 @@
  * - "barnes-hut": our own Barnes-Hut t-SNE (tsne-affinity.ts, tsne-bh.ts) following scikit-learn's
  *   choices, so maps and KL values can be compared with it.
  * - "auto" (default): exact up to EXACT_MAX_POINTS points, Barnes-Hut above.
+ *
+ * `tsne` runs on the calling thread. `tsneAsync` runs the Barnes-Hut path's neighbour search, PCA and
+ * gradient on `threads` threads (worker_threads sharing memory, tsne-pool.ts) when the input is large
+ * enough to repay their start-up. Both give the same map, bit for bit, whatever the thread count.
  */
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { reporterOf, type Reporter } from "../report";
-import { conditionalP, nearestNeighbours, symmetrize, type SparseP } from "./tsne-affinity";
-import { optimiseBarnesHut } from "./tsne-bh";
-import { pcaInit, randomInit } from "./tsne-init";
+import { createDotMatrix } from "./simd-dots";
+import { TILE, affinitySteps, symmetrize, type SparseP } from "./tsne-affinity";
+import { optimiseSteps } from "./tsne-bh";
+import { pcaInit, pcaSteps, randomInit } from "./tsne-init";
+import { LocalExecutor, TsneWorkerPool, runSteps, runStepsAsync, tsneThreads, type Steps, type TsneExecutor } from "./tsne-pool";
 
 export const TSNE_METHODS = ["auto", "exact", "barnes-hut"] as const;
 export type TsneMethod = (typeof TSNE_METHODS)[number];
@@ -24,6 +30,8 @@ export type TsneInit = (typeof TSNE_INITS)[number];
 
 /** Largest collection that "auto" sends to the exact (tsne-js) path. */
 export const EXACT_MAX_POINTS = 100;
+/** Smallest collection for which tsneAsync starts worker threads (below, start-up costs more than they save). */
+export const PARALLEL_MIN_POINTS = Number(process.env.TSNE_MIN_PAR ?? 1000);
 
 export interface TsneOptions {
   /** "auto" (default), "exact" or "barnes-hut". */
@@ -38,6 +46,11 @@ export interface TsneOptions {
   seed?: number;
   /** Start layout: "pca" (default, as scikit-learn) or "random". */
   init?: TsneInit;
+  /**
+   * Threads of `tsneAsync` (default $CBIR_TSNE_THREADS, else the cores up to 4); `tsne` always uses the
+   * calling thread. The map does not depend on it.
+   */
+  threads?: number;
   reporter?: Reporter;
 }
 
@@ -54,7 +67,53 @@ export interface TsneResult {
 const EARLY_EXAGGERATION = 12;
 const THETA = 0.5;
 
+/** t-SNE on the calling thread (synchronous). */
 export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptions = {}): TsneResult {
+  const job = prepare(data, n, dim, opts);
+  if ("coords" in job) return job;
+  if (job.exact) return exactTsne(data, n, dim, job, job.rep);
+  const exec = new LocalExecutor();
+  return runSteps(barnesHutSteps(exec, data, n, dim, job), exec);
+}
+
+/**
+ * t-SNE with the Barnes-Hut path spread over `opts.threads` threads (see TsneOptions.threads); the same
+ * map as `tsne`. Rejects if a worker fails; the workers are always terminated before it settles.
+ */
+export async function tsneAsync(data: Float32Array, n: number, dim: number, opts: TsneOptions = {}): Promise<TsneResult> {
+  const threads = tsneThreads(opts.threads);
+  const job = prepare(data, n, dim, opts);
+  if ("coords" in job) return job;
+  if (job.exact) return exactTsne(data, n, dim, job, job.rep);
+  const shareable = typeof SharedArrayBuffer !== "undefined" && createDotMatrix(new Float32Array(4), 1, 4, 1, 1, true) !== undefined;
+  if (threads === 1 || n < PARALLEL_MIN_POINTS || !shareable) {
+    const exec = new LocalExecutor();
+    return runSteps(barnesHutSteps(exec, data, n, dim, job), exec);
+  }
+  job.rep.log(`[t-SNE] ${threads} threads`);
+  const pool = new TsneWorkerPool(threads);
+  try {
+    return await runStepsAsync(barnesHutSteps(pool, data, n, dim, job), pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+interface Settings {
+  perplexity: number;
+  iterations: number;
+  learningRate: number;
+  init: TsneInit;
+  seed: number;
+}
+
+interface Job extends Settings {
+  exact: boolean;
+  rep: ReturnType<typeof reporterOf>;
+}
+
+/** Validates the call; returns the result itself when there is nothing to compute. */
+function prepare(data: Float32Array, n: number, dim: number, opts: TsneOptions): Job | TsneResult {
   if (!Number.isInteger(n) || n < 1) throw invalidOption("n", "positive integer", n);
   if (!Number.isInteger(dim) || dim < 1) throw invalidOption("dim", "positive integer", dim);
   if (!(data instanceof Float32Array) || data.length !== n * dim) {
@@ -95,29 +154,24 @@ export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptio
     rep.info(`t-SNE: perplexity ${wanted} is too large for ${n} points; using ${round(perplexity)} ((n - 1) / 3).`);
   }
   const learningRate = lrOpt === "auto" ? Math.max(n / EARLY_EXAGGERATION / 4, 50) : lrOpt;
-  const useExact = method === "exact" || (method === "auto" && n <= EXACT_MAX_POINTS);
-  if (useExact && n > 500) rep.warn(`t-SNE: the exact method is quadratic in time and memory; ${n} points will be slow. Use method "barnes-hut".`);
-  const Y0 = init === "pca" ? pcaInit(data, n, dim, seed) : randomInit(n, seed);
-  rep.log(`[t-SNE] ${useExact ? "exact (tsne-js)" : "Barnes-Hut"}: ${n} points x ${dim} dims, perplexity ${round(perplexity)}, ${iterations} iterations, learning rate ${round(learningRate)}, ${init} init`);
-  return useExact
-    ? exactTsne(data, n, dim, Y0, { perplexity, iterations, learningRate }, rep)
-    : barnesHutTsne(data, n, dim, Y0, { perplexity, iterations, learningRate }, rep);
+  const exact = method === "exact" || (method === "auto" && n <= EXACT_MAX_POINTS);
+  if (exact && n > 500) rep.warn(`t-SNE: the exact method is quadratic in time and memory; ${n} points will be slow. Use method "barnes-hut".`);
+  rep.log(`[t-SNE] ${exact ? "exact (tsne-js)" : "Barnes-Hut"}: ${n} points x ${dim} dims, perplexity ${round(perplexity)}, ${iterations} iterations, learning rate ${round(learningRate)}, ${init} init`);
+  return { perplexity, iterations, learningRate, init, seed, exact, rep };
 }
 
-interface Settings {
-  perplexity: number;
-  iterations: number;
-  learningRate: number;
-}
-
-function barnesHutTsne(data: Float32Array, n: number, dim: number, Y: Float64Array, s: Settings, rep: ReturnType<typeof reporterOf>): TsneResult {
+function* barnesHutSteps(exec: TsneExecutor, data: Float32Array, n: number, dim: number, s: Job): Steps<TsneResult> {
+  const { rep } = s;
+  // One padded copy of the input serves the neighbour search and the PCA (shared with the workers).
+  const dm = createDotMatrix(data, n, dim, TILE / 4, exec.threads, exec.shared);
+  if (!dm && exec.threads > 1) throw new Error("t-SNE workers need the shared SIMD kernel (bug: checked by tsneAsync)");
+  const Y = s.init === "pca" ? yield* pcaSteps(exec, dm ? dm.matrix : data, dm ? dm.stride : dim, n, dim, s.seed) : randomInit(n, s.seed);
   const k = Math.min(n - 1, Math.floor(3 * s.perplexity + 1));
-  const step = Math.max(1, Math.floor(n / 20));
-  const nb = nearestNeighbours(data, n, dim, k, (done) => {
-    if (done % step < 2 || done === n) rep.progress("tsne-neighbours", done, n);
+  const { nb, pCond } = yield* affinitySteps(exec, dm, data, n, dim, k, s.perplexity, (done, total) => {
+    if (done === total || done % Math.max(1, Math.floor(total / 20)) === 0) rep.progress("tsne-neighbours", done, total);
   });
-  const P = symmetrize(nb, conditionalP(nb, n, s.perplexity), n);
-  const Zbh = optimiseBarnesHut(P, Y, {
+  const P = symmetrize(nb, pCond, n);
+  const Zbh = yield* optimiseSteps(exec, P, Y, {
     iterations: s.iterations,
     exaggeration: EARLY_EXAGGERATION,
     exaggerationIterations: Math.min(250, Math.floor(s.iterations / 2)),
@@ -170,7 +224,8 @@ interface TsneJsModel {
   on(event: string, cb: (x: unknown) => void): void;
 }
 
-function exactTsne(data: Float32Array, n: number, dim: number, Y0: Float64Array, s: Settings, rep: ReturnType<typeof reporterOf>): TsneResult {
+function exactTsne(data: Float32Array, n: number, dim: number, s: Settings, rep: ReturnType<typeof reporterOf>): TsneResult {
+  const Y0 = s.init === "pca" ? pcaInit(data, n, dim, s.seed) : randomInit(n, s.seed);
   // Required lazily: only the exact path needs it, and its ndarray dependencies cost load time.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const TSNE = require("tsne-js") as new (config: Record<string, unknown>) => TsneJsModel;

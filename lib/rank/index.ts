@@ -8,5 +8,4 @@ export { dhashBits, dhashFeatures, hammingDistance, rgbToGrey } from "./dhash";
 export { ExactIndex, rankAllFast, rankQueriesFast, KERNELS, type Kernel, type ExactIndexOptions, type SearchOptions, type FastRankOptions } from "./search";
 export { OnnxDotProduct, gemmModelBytes } from "./onnx-gemm";
 export { HnswIndex, HNSW_METRICS, type HnswMetric, type HnswOptions } from "./hnsw";
-export { augmentDatabase } from "./expansion";
 export { loadPixels, pixelLoader, pixelMatrix, type PixelOptions } from "./pixels";

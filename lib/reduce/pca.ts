@@ -3,6 +3,9 @@
  * centred data (at most n - 1 for n images), with a notice: past the rank the extra axes are noise, and
  * whitening them (dividing by a variance close to zero) blows that noise up until every cosine is alike.
  * PROBES.md: whitening learned on a 36- or 1,505-image database hurt mAP badly; centring + plain PCA did not.
+ * Regularised whitening (`shrinkage`) divides by sqrt(variance + shrinkage x mean kept variance) instead: the
+ * strong axes are still evened out, the weak (noisy) ones are not blown up. With shrinkage 1 and 32 dims it is
+ * part of the default pipeline (chosen on food7's first half, see bench/choose-default.md).
  */
 import { extendFingerprint, hashState } from "../fingerprint";
 import { invalidOption } from "../errors";
@@ -16,11 +19,17 @@ export interface PcaOptions {
   dims: number;
   /** Divide each component by its standard deviation (default false). */
   whiten?: boolean;
+  /** Whitening regularisation: divide by sqrt(variance + shrinkage x mean kept variance) (default 0). */
+  shrinkage?: number;
+  /** Report a clamped dimension as a log line instead of a warning (when clamping is expected, as in the default pipeline). */
+  quietClamp?: boolean;
 }
 
 export interface PcaState {
   kind: "pca";
   whiten: boolean;
+  /** Whitening regularisation (0: plain whitening). */
+  shrinkage: number;
   /** Dimension actually kept (<= requested). */
   dims: number;
   /** Input dimension. */
@@ -43,6 +52,8 @@ export function fitPca(m: FeatureMatrix, opts: PcaOptions, reporter?: Reporter):
   const d = m.dim;
   if (n < 2) throw invalidOption("features", "at least 2 rows to learn PCA from", n);
   const whiten = Boolean(opts.whiten);
+  const shrinkage = opts.shrinkage ?? 0;
+  if (!Number.isFinite(shrinkage) || shrinkage < 0) throw invalidOption("shrinkage", "number >= 0", opts.shrinkage);
   const mean = columnMean(m);
   const centred: Float64Array[] = [];
   for (let i = 0; i < n; i++) {
@@ -84,10 +95,11 @@ export function fitPca(m: FeatureMatrix, opts: PcaOptions, reporter?: Reporter):
   while (rank < values.length && values[rank] > top * RANK_TOLERANCE && values[rank] > 0) rank++;
   if (rank === 0) throw invalidOption("features", "rows that are not all identical (PCA needs some variance)", "constant rows");
   const dims = Math.min(opts.dims, rank);
-  if (dims < opts.dims)
+  if (dims < opts.dims && opts.quietClamp) rep.log(`PCA${whiten ? "-whitening" : ""}: ${n} vectors span only ${rank} dimensions; keeping ${dims} of ${opts.dims}.`);
+  else if (dims < opts.dims)
     rep.warn(
       `PCA${whiten ? "-whitening" : ""} to ${opts.dims} dimensions asked, but ${n} vectors of ${d} values span only ${rank}: keeping ${dims}.` +
-        (whiten ? " Whitening learned on so few images tends to make all similarities alike; prefer centring or plain PCA." : ""),
+        (whiten && !shrinkage ? " Whitening learned on so few images tends to make all similarities alike; prefer centring or plain PCA." : ""),
     );
 
   const components = new Float32Array(dims * d);
@@ -113,7 +125,7 @@ export function fitPca(m: FeatureMatrix, opts: PcaOptions, reporter?: Reporter):
     variances[c] = values[c];
   }
   rep.log(`PCA${whiten ? "-whitening" : ""}: ${d} -> ${dims} dims, ${explained(values, dims)} of the variance kept`);
-  return { kind: "pca", whiten, dims, inputDim: d, mean: Float32Array.from(mean), components, variances };
+  return { kind: "pca", whiten, shrinkage, dims, inputDim: d, mean: Float32Array.from(mean), components, variances };
 }
 
 function explained(values: Float64Array, k: number): string {
@@ -129,7 +141,7 @@ function explained(values: Float64Array, k: number): string {
 }
 
 export function pcaStepName(s: PcaState): string {
-  return `pca${s.dims}${s.whiten ? "w" : ""}:${hashState(s.mean, s.components, s.variances)}`;
+  return `pca${s.dims}${s.whiten ? "w" : ""}${s.whiten && s.shrinkage ? `s${s.shrinkage}` : ""}:${hashState(s.mean, s.components, s.variances)}`;
 }
 
 export function applyPca(m: FeatureMatrix, s: PcaState): FeatureMatrix {
@@ -140,7 +152,10 @@ export function applyPca(m: FeatureMatrix, s: PcaState): FeatureMatrix {
   const k = s.dims;
   const out = new Float32Array(n * k);
   const x = new Float64Array(d);
-  const scale = Float64Array.from(s.variances, (v) => (s.whiten ? 1 / Math.sqrt(v) : 1));
+  let meanVar = 0;
+  for (const v of s.variances) meanVar += v / s.variances.length;
+  const floor = (s.shrinkage ?? 0) * meanVar;
+  const scale = Float64Array.from(s.variances, (v) => (s.whiten ? 1 / Math.sqrt(v + floor) : 1));
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < d; j++) x[j] = m.data[i * d + j] - s.mean[j];
     for (let c = 0; c < k; c++) {

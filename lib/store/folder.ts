@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { PipelineConfig } from "../config";
+import { resolveConfig, type PipelineConfig } from "../config";
 import { CbirError, isCbirError } from "../errors";
 import { writeFileAtomic } from "../fsutil";
 import { renderRecommendation } from "../plot/index";
@@ -93,7 +93,7 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
       k: opts.k ?? 5,
       labels: index.labels,
       queryLabels: new Map(queries.map((x) => [x.name, x.label!] as [string, string])),
-      queryExpansion: opts.queryExpansion,
+      queryExpansion: opts.queryExpansion ?? resolveConfig(config).queryExpansion,
       reporter: opts.reporter,
     });
   } finally {

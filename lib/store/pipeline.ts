@@ -13,7 +13,7 @@ import { resolveConfig, type PipelineConfig } from "../config";
 import { isCbirError } from "../errors";
 import { colorHistogram } from "../extract/histogram";
 import { extendFingerprint, type Fingerprint } from "../fingerprint";
-import type { PostStep } from "../reduce/postprocess";
+import { FUSE_WHITEN_SHRINKAGE, type PostStep } from "../reduce/postprocess";
 import { pooledDim } from "../reduce/pool";
 import type { Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
@@ -34,6 +34,13 @@ export interface RawPipeline {
   dispose(): void;
 }
 
+/** The post-processing a config asks for (see lib/reduce/postprocess.ts for each step). */
+export function postSteps(c: PipelineConfig, cnnDim: number): PostStep[] {
+  if (c.histogramWeight > 0) return [{ fuse: c.whiten > 0 ? { split: cnnDim, weight: c.histogramWeight, center: c.center, whiten: c.whiten } : { split: cnnDim, weight: c.histogramWeight, center: c.center } }];
+  if (c.whiten > 0) return ["l2", { pca: c.whiten, whiten: true, shrinkage: FUSE_WHITEN_SHRINKAGE }, "l2"];
+  return c.center ? ["center", "l2"] : ["l2"];
+}
+
 /** Reporter without progress: the caller draws one bar over all batches. */
 function quiet(reporter?: Reporter): Reporter | undefined {
   return reporter ? { log: reporter.log?.bind(reporter), notice: reporter.notice?.bind(reporter) } : undefined;
@@ -52,14 +59,14 @@ export async function openPipeline(
   const fuse = c.histogramWeight > 0;
   const cnnFp = backboneFingerprint(backbone, c.pooling);
   const fingerprint = fuse ? extendFingerprint(cnnFp, { extra: { histogram: `rgb${HISTOGRAM_BINS}-sqrt` } }) : cnnFp;
-  const record = { model: c.model, layer: backbone.layer, pooling: c.pooling, runtime: c.runtime, histogramWeight: c.histogramWeight, center: c.center };
+  const record = { model: c.model, layer: backbone.layer, pooling: c.pooling, runtime: c.runtime, histogramWeight: c.histogramWeight, whiten: c.whiten, center: c.center };
   const extractReporter = opts.progress ? opts.reporter : quiet(opts.reporter);
   const cnnDim = pooledDim(backbone.outputShape, c.pooling);
   return {
     config: { ...c, layer: backbone.layer },
     backbone,
     fingerprint,
-    post: fuse ? [{ fuse: { split: cnnDim, weight: c.histogramWeight, center: c.center } }] : c.center ? ["center", "l2"] : ["l2"],
+    post: postSteps(c, cnnDim),
     record,
     async extract(items) {
       let ex;
