@@ -128,6 +128,15 @@ test("concatenation and histogram fusion: blocks normalised, weighted, matched b
   assert.throws(() => concatFeatures([a, mat([[1, 1]], ["x"])]), /no vector for 'y'/);
 });
 
+test("concatenation keeps rows with a repeated id apart when the blocks list the same ids in order", () => {
+  // two query files called 001.jpg once both ranked as the second one: rows were joined by id
+  const a = mat([[1, 0], [0, 1]], ["001.jpg", "001.jpg"]);
+  const b = { ...mat([[2, 0], [0, 3]], ["001.jpg", "001.jpg"]), fingerprint: makeFingerprint({ backbone: "hist" }) };
+  close(concatFeatures([a, b]).data, [1, 0, 1, 0, 0, 1, 0, 1]);
+  const shuffled = { ...mat([[0, 3], [2, 0], [1, 1]], ["001.jpg", "001.jpg", "z"]), fingerprint: b.fingerprint };
+  assert.throws(() => concatFeatures([mat([[1, 0], [0, 1], [1, 1]], ["001.jpg", "z", "001.jpg"]), shuffled]), /holds '001.jpg' twice/);
+});
+
 test("the fuse step: both blocks unit, centred, re-normalised, histogram weighted; it refits and round-trips", () => {
   const cnn = mat([[1, 2, 0], [0, 1, 3], [2, 2, 2]], ["a", "b", "c"]);
   const hist = { ...mat([[0.6, 0.8], [1, 0], [0, 1]], ["a", "b", "c"]), fingerprint: makeFingerprint({ backbone: "hist" }) };

@@ -66,6 +66,20 @@ test("index, update, query and eval from the command line", { skip: haveSample ?
   assert.match(r.out, /bird5\.png \(bird\):\n\s+1\. \S+\.png \[(bird|fruit)\]\s+cosine -?\d\.\d{4}/);
   assert.ok(fs.existsSync(path.join(work, "out", "queries", "bird5_rec.png")), "recommendation figure written");
 
+  // two queries that share a file name: each keeps its own ranking, label (its folder) and figure
+  for (const [cls, src] of [["bird", "bird6.png"], ["fruit", "fruit5.png"]]) {
+    fs.mkdirSync(path.join(work, "q", cls), { recursive: true });
+    fs.copyFileSync(path.join(SAMPLE, src), path.join(work, "q", cls, "001.png"));
+  }
+  r = cbir("query", idx, path.join(work, "q", "bird", "001.png"), path.join(work, "q", "fruit", "001.png"), "-k", "3", "--out", path.join(work, "out"));
+  assert.equal(r.code, 0, r.err);
+  const blocks = r.out.split(/^(?=\S.*:\n)/m).filter((b) => b.includes("cosine"));
+  assert.equal(blocks.length, 2, r.out);
+  assert.match(blocks[0], /^bird\/001\.png \(bird\):/);
+  assert.match(blocks[1], /^fruit\/001\.png \(fruit\):/);
+  assert.notEqual(blocks[0].split("\n").slice(1).join("\n"), blocks[1].split("\n").slice(1).join("\n"), "different images, different rankings");
+  for (const f of ["bird__001_rec.png", "fruit__001_rec.png"]) assert.ok(fs.existsSync(path.join(work, "out", "queries", f)), f);
+
   r = cbir("query", idx, path.join(SAMPLE, "bird5.png"), "--layer", "c1", "--no-figures");
   assert.equal(r.code, 1);
   assert.match(r.err, /different pipeline \(.*layer: "c2" vs "c1"/);

@@ -8,6 +8,7 @@ import { makeFingerprint } from "../lib/fingerprint";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 import type { Notice } from "../lib/report";
 import { buildOrUpdateIndex, openIndex, acquireLock, exportNpy, readNpy, npyBytes, LOCK_FILE, type ExtractFn } from "../lib/store";
+import { queryLabel, queryNames } from "../lib/store/folder";
 
 const fp = makeFingerprint({ backbone: "fake", layer: "l1" });
 
@@ -202,4 +203,15 @@ test(".npy export: valid v1.0 header, 64-byte aligned, data round-trips", () => 
   assert.deepEqual(readNpy(bytes).shape, [2, 3]);
   assert.equal(fs.readFileSync(path.join(dir, "v.ids.txt"), "utf8"), "x\ny\n");
   assert.match(Buffer.from(npyBytes(new Float32Array(2), [2]).subarray(10, 74)).toString("latin1"), /'shape': \(2,\)/);
+});
+
+test("query names tell apart files that share a base name; query labels follow the index's classes", () => {
+  const p = (...parts: string[]) => path.join(os.tmpdir(), ...parts);
+  assert.deepEqual(queryNames([p("q", "satay", "001.jpg"), p("q", "rojak", "001.jpg"), p("burger_test.jpeg")]), ["satay/001.jpg", "rojak/001.jpg", "burger_test.jpeg"]);
+  assert.deepEqual(queryNames([p("a.jpg"), p("a.jpg")]), ["a.jpg", "a.jpg#2"], "the same file twice still gets two names");
+  const known = new Set(["satay", "burger"]);
+  assert.equal(queryLabel(p("q", "satay", "001.jpg"), known), "satay", "folder when the prefix is no class");
+  assert.equal(queryLabel(p("satay", "burger_test.jpeg"), known), "burger", "prefix first");
+  assert.equal(queryLabel(p("x", "001.jpg"), known), undefined, "digits alone are no label");
+  assert.equal(queryLabel(p("x", "CT (3).jpg"), known), "CT", "an unknown but readable prefix is kept");
 });

@@ -17,7 +17,7 @@ export interface ConcatOptions {
   normalizeBlocks?: boolean;
 }
 
-/** Rows are matched by id; the ids and their order come from the first block. */
+/** Rows are matched by position when every block lists the same ids in the same order, else by id; the ids and their order come from the first block. */
 export function concatFeatures(blocks: FeatureMatrix[], opts: ConcatOptions = {}): FeatureMatrix {
   if (!Array.isArray(blocks) || blocks.length === 0) throw invalidOption("blocks", "non-empty array of FeatureMatrix", blocks);
   blocks.forEach((b, i) => checkMatrix(b, `blocks[${i}]`));
@@ -31,10 +31,13 @@ export function concatFeatures(blocks: FeatureMatrix[], opts: ConcatOptions = {}
   let offset = 0;
   blocks.forEach((raw, bi) => {
     const b = norm ? l2normalize(raw) : raw;
-    const where = new Map(b.ids.map((id, i) => [id, i] as const));
+    // blocks computed on the same list line up row by row (duplicate ids included); others are joined by id
+    const aligned = b.ids.length === ids.length && b.ids.every((id, i) => id === ids[i]);
+    const where = aligned ? undefined : uniqueRows(b, bi);
+    if (!aligned) uniqueRows(blocks[0], 0);
     const w = weights[bi];
     for (let i = 0; i < ids.length; i++) {
-      const r = where.get(ids[i]);
+      const r = where ? where.get(ids[i]) : i;
       if (r === undefined)
         throw new CbirError("E_BAD_OPTION", `feature block ${bi} has no vector for '${ids[i]}'.`, {
           fix: "compute every block on the same images before concatenating.",
@@ -47,6 +50,19 @@ export function concatFeatures(blocks: FeatureMatrix[], opts: ConcatOptions = {}
   blocks.slice(1).forEach((b, i) => (extra[`concat${i + 1}`] = b.fingerprint.id));
   weights.forEach((w, i) => (extra[`concatWeight${i}`] = w));
   return { ids, dim, data: out, fingerprint: extendFingerprint(blocks[0].fingerprint, { extra }) };
+}
+
+/** Row of each id; ids that repeat cannot be joined (which of the rows would be meant?). */
+function uniqueRows(b: FeatureMatrix, bi: number): Map<string, number> {
+  const where = new Map<string, number>();
+  b.ids.forEach((id, i) => {
+    if (where.has(id))
+      throw new CbirError("E_BAD_OPTION", `feature block ${bi} holds '${id}' twice, so its rows cannot be matched by id.`, {
+        fix: "give every image a distinct id (its relative path), or compute the blocks on the same list in the same order.",
+      });
+    where.set(id, i);
+  });
+  return where;
 }
 
 /** CNN features fused with a (square-rooted) colour histogram: [l2(cnn), weight * l2(hist)]. */

@@ -71,12 +71,57 @@ export interface QueryResult {
   figures: string[];
 }
 
+/**
+ * Names of query images: the base name, or as many trailing path parts as it takes to tell apart queries
+ * that share one (`satay/001.jpg`, `rojak/001.jpg`), so rankings and figure files never collide.
+ */
+export function queryNames(images: readonly string[]): string[] {
+  const parts = images.map((p) => path.resolve(p).split(path.sep).filter(Boolean));
+  const depth = parts.map(() => 1);
+  const nameOf = (i: number) => parts[i].slice(-depth[i]).join("/");
+  for (;;) {
+    const groups = new Map<string, number[]>();
+    parts.forEach((_, i) => groups.set(nameOf(i), [...(groups.get(nameOf(i)) ?? []), i]));
+    let grew = false;
+    for (const [, members] of groups)
+      if (new Set(members.map((i) => parts[i].join("/"))).size > 1)
+        for (const i of members)
+          if (depth[i] < parts[i].length) (depth[i]++, (grew = true));
+    if (!grew) break;
+  }
+  // the same file given twice keeps one name per occurrence
+  const seen = new Map<string, number>();
+  return parts.map((_, i) => {
+    const n = nameOf(i);
+    const c = (seen.get(n) ?? 0) + 1;
+    seen.set(n, c);
+    return c === 1 ? n : `${n}#${c}`;
+  });
+}
+
+/**
+ * A query's class, for the label shown and external-query precision: the file-name prefix (`burger_test.jpeg`)
+ * or, when that is not one of the index's classes, the folder holding it (`satay/001.jpg`), as the index's
+ * own labels come from either. Undefined when neither is a known class and the prefix has no letters.
+ */
+export function queryLabel(image: string, known: ReadonlySet<string>): string | undefined {
+  const fromName = labelFromName(path.basename(image));
+  const folder = path.basename(path.dirname(path.resolve(image)));
+  for (const c of [fromName, folder]) if (known.has(c)) return c;
+  return /[a-z]/i.test(fromName) ? fromName : undefined;
+}
+
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
   const rep = reporterOf(opts.reporter);
   const index = openIndex(indexDir);
   const recorded = (index.manifest.config ?? {}) as Partial<PipelineConfig>;
   const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
-  const queries: ImageItem[] = images.map((p) => ({ path: path.resolve(p), name: path.basename(p), label: labelFromName(path.basename(p)) }));
+  const names = queryNames(images);
+  const known = new Set(index.labels.values());
+  const queries: ImageItem[] = images.map((p, i) => {
+    const label = queryLabel(p, known);
+    return label === undefined ? { path: path.resolve(p), name: names[i] } : { path: path.resolve(p), name: names[i], label };
+  });
   for (const q of queries)
     if (!fs.existsSync(q.path)) throw new CbirError("E_BAD_IMAGE", `query image '${q.path}' does not exist.`, { file: q.path, fix: "give the path of an image file." });
   const pipeline = await openPipeline(config, { reporter: opts.reporter });
@@ -92,7 +137,7 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
       metric: opts.metric ?? "cosine",
       k: opts.k ?? 5,
       labels: index.labels,
-      queryLabels: new Map(queries.map((x) => [x.name, x.label!] as [string, string])),
+      queryLabels: new Map(queries.filter((x) => x.label !== undefined).map((x) => [x.name, x.label!] as [string, string])),
       queryExpansion: opts.queryExpansion ?? resolveConfig(config).queryExpansion,
       reporter: opts.reporter,
     });
