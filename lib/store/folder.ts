@@ -130,7 +130,7 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   try {
     const ex = await pipeline.extract(queries);
     skipped = ex.skipped;
-    for (const s of skipped) rep.warn(`query skipped: ${s.reason}`, s.path);
+    // each unreadable query was already reported by the extraction, with its file and fix
     if (ex.features.ids.length === 0) throw new CbirError("E_NO_IMAGES", "none of the query images could be read.", { file: images[0], fix: "give readable images." });
     const q = index.prepareQueries(ex.features);
     rankings = await rankQueriesFast(index.features, q, {
