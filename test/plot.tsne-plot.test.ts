@@ -1,6 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { renderTsneScatter, renderTsneThumbnails, labelColours } from "../lib/plot";
+import { renderTsneScatter, renderTsneThumbnails, labelColours, tsneScatterPlotly, plotlyHtml } from "../lib/plot";
 import { BLUE, RED, countColour, imageFolder, pngInfo } from "./plot.fixtures";
 
 let fx: Awaited<ReturnType<typeof imageFolder>>;
@@ -52,4 +52,19 @@ test("frames are baked into each thumbnail, in the label's colour", async () => 
   assert.deepEqual([...t.data.subarray(15, 18)], [255, 255, 255], "pixel (1, 1) is the image");
   const bad = frameThumb({ ok: false, reason: "x" }, { r: 0, g: 0, b: 0 }, 2);
   assert.equal(bad.ok, false);
+});
+
+test("interactive scatter: one plotly trace per class, in the PNG's colours, hover names the file", () => {
+  const labels = ["b", "a", "b"];
+  const coords = new Float32Array([0, 0, 1, 1, 2, 3]);
+  const fig = tsneScatterPlotly(coords, labels, ["b1.png", "a1.png", "b2.png"]);
+  assert.deepEqual(fig.data.map((t) => t.name), ["a (1)", "b (2)"]);
+  const b = fig.data[1] as { x: number[]; y: number[]; text: string[]; marker: { color: string } };
+  assert.deepEqual([b.x, b.y, b.text], [[0, 2], [0, 3], ["b1.png", "b2.png"]]);
+  assert.equal(b.marker.color, labelColours(labels).get("b"));
+  assert.equal((fig.layout.yaxis as { autorange: string }).autorange, "reversed", "y down, as in the PNG");
+  const html = plotlyHtml(fig.data, fig.layout);
+  assert.ok(html.includes('"b2.png"') && !/<br>|<extra>/.test(html.slice(html.lastIndexOf("newPlot"))), "hover markup is escaped inside the script");
+  assert.throws(() => tsneScatterPlotly(coords, labels, ["only one"]), /names/);
+  assert.throws(() => tsneScatterPlotly(new Float32Array(4), labels, ["x", "y", "z"]), /hold 4 values for 3 points/);
 });

@@ -6,8 +6,8 @@ export { tsne, tsneAsync, klDivergence, TSNE_METHODS, TSNE_INITS, EXACT_MAX_POIN
 export { DEFAULT_TSNE_THREADS } from "./tsne-pool";
 export type { TsneOptions, TsneResult, TsneMethod, TsneInit } from "./tsne";
 export { trustworthiness, neighbourPreservation, labelAgreement } from "./tsne-quality";
-export { renderTsneThumbnails, renderTsneScatter, labelColours } from "./tsne-plot";
-export type { TsneThumbnailOptions, TsneScatterOptions } from "./tsne-plot";
+export { renderTsneThumbnails, renderTsneScatter, tsneScatterPlotly, labelColours } from "./tsne-plot";
+export type { TsneThumbnailOptions, TsneScatterOptions, PlotlyFigure } from "./tsne-plot";
 export { renderLineChart, renderPrecisionAtK, renderTrainingCurves, niceTicks } from "./charts";
 export type { Series, LineChartOptions } from "./charts";
 export { renderGrid, GRID_CAPTIONS } from "./grid";

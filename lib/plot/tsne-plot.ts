@@ -171,3 +171,45 @@ export async function renderTsneScatter(coords: Float32Array, labels: string[], 
   body += leg.svg;
   return svgToPng(svgDocument(Math.ceil(width), Math.ceil(height), body, "#fff"));
 }
+
+/** A plotly figure (traces and layout) for showPlotly. */
+export interface PlotlyFigure {
+  data: Record<string, unknown>[];
+  layout: Record<string, unknown>;
+}
+
+/**
+ * The class-coloured t-SNE scatter as an interactive plotly figure: one trace per class (click the legend
+ * to hide one), hovering a point shows its file name and label. Same colours and orientation (y down) as
+ * renderTsneScatter, so the PNG and the interactive map read alike.
+ */
+export function tsneScatterPlotly(coords: Float32Array, labels: string[], names: string[], opts: { title?: string; size?: number } = {}): PlotlyFigure {
+  if (!Array.isArray(labels)) throw invalidOption("labels", "an array of strings", labels);
+  if (!Array.isArray(names) || names.length !== labels.length) throw invalidOption("names", `an array of ${labels.length} file names (one per label)`, names?.length);
+  const n = labels.length;
+  checkCoords(coords, n);
+  const side = checkSize("size", opts.size ?? 640, 200, 8000);
+  const colours = labelColours(labels);
+  const counts = countLabels(labels);
+  const data = [...colours].map(([name, colour]) => {
+    const rows = labels.flatMap((l, i) => (l === name ? [i] : []));
+    return {
+      type: "scatter",
+      mode: "markers",
+      name: `${name} (${counts.get(name) ?? rows.length})`,
+      x: rows.map((i) => coords[2 * i]),
+      y: rows.map((i) => coords[2 * i + 1]),
+      text: rows.map((i) => names[i]),
+      hovertemplate: `%{text}<br>${name.replace(/[<>&%]/g, "")}<extra></extra>`,
+      marker: { color: colour, size: n <= 100 ? 9 : n <= 1000 ? 6 : 4, opacity: 0.8 },
+    };
+  });
+  const layout = {
+    title: { text: opts.title ?? "t-SNE of the features (hover for the file)" },
+    height: side,
+    xaxis: { showticklabels: false, zeroline: false, showgrid: false },
+    yaxis: { showticklabels: false, zeroline: false, showgrid: false, autorange: "reversed", scaleanchor: "x" },
+    hovermode: "closest",
+  };
+  return { data, layout };
+}
