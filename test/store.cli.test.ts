@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
+import sharp from "sharp";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { getTf } from "../lib/backbone";
 
@@ -71,14 +72,20 @@ test("index, update, query and eval from the command line", { skip: haveSample ?
     fs.mkdirSync(path.join(work, "q", cls), { recursive: true });
     fs.copyFileSync(path.join(SAMPLE, src), path.join(work, "q", cls, "001.png"));
   }
-  r = cbir("query", idx, path.join(work, "q", "bird", "001.png"), path.join(work, "q", "fruit", "001.png"), "-k", "3", "--out", path.join(work, "out"));
+  r = cbir("query", idx, path.join(work, "q", "bird", "001.png"), path.join(work, "q", "fruit", "001.png"), "-k", "3", "--layout", "row", "--out", path.join(work, "out"));
   assert.equal(r.code, 0, r.err);
   const blocks = r.out.split(/^(?=\S.*:\n)/m).filter((b) => b.includes("cosine"));
   assert.equal(blocks.length, 2, r.out);
   assert.match(blocks[0], /^bird\/001\.png \(bird\):/);
   assert.match(blocks[1], /^fruit\/001\.png \(fruit\):/);
   assert.notEqual(blocks[0].split("\n").slice(1).join("\n"), blocks[1].split("\n").slice(1).join("\n"), "different images, different rankings");
-  for (const f of ["bird__001_rec.png", "fruit__001_rec.png"]) assert.ok(fs.existsSync(path.join(work, "out", "queries", f)), f);
+  for (const f of ["bird__001_rec.png", "fruit__001_rec.png"]) {
+    const meta = await sharp(path.join(work, "out", "queries", f)).metadata();
+    assert.ok(meta.width! > 2 * meta.height!, `${f}: --layout row puts the query and its 3 hits on one line (${meta.width}x${meta.height})`);
+  }
+  r = cbir("query", idx, path.join(SAMPLE, "bird5.png"), "--layout", "columns");
+  assert.equal(r.code, 2);
+  assert.match(r.err, /one of grid, row for layout/);
 
   r = cbir("query", idx, path.join(SAMPLE, "bird5.png"), "--layer", "c1", "--no-figures");
   assert.equal(r.code, 1);

@@ -3,6 +3,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
+import { expectOneOf } from "../errors";
+import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { defaultIndexDir, queryIndex } from "../store/folder";
 import { MANIFEST_FILE } from "../store/manifest";
 import { addPipelineOptions, configFromOptions } from "./options";
@@ -33,7 +35,8 @@ export function register(program: Command): void {
       .argument("<index>", "an index folder, or a database folder that has one (<folder>/.cbir-index)")
       .argument("<image...>", "query images")
       .description("rank query images against an index (with the settings it was built with) and write their recommendation figures")
-      .option("--no-figures", "print the rankings only"),
+      .option("--no-figures", "print the rankings only")
+      .option("--layout <layout>", `recommendation figure: ${RECOMMENDATION_LAYOUTS.join(" | ")} (grid: query above its hits; row: "Rank #1..#k" on one line)`, "grid"),
   ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) ? index : defaultIndexDir(index);
@@ -44,6 +47,7 @@ export function register(program: Command): void {
       config: explicitSettings(cmd, opts),
       figuresDir: opts.figures === false ? undefined : path.resolve(String(opts.out), "queries"),
       queryExpansion: configFromOptions(opts).queryExpansion,
+      layout: expectOneOf("layout", String(opts.layout), RECOMMENDATION_LAYOUTS),
       reporter,
     });
     reporter.finish();

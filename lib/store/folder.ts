@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
 import { CbirError, isCbirError } from "../errors";
 import { writeFileAtomic } from "../fsutil";
-import { renderRecommendation } from "../plot/index";
+import { renderRecommendation, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
 import { outputStem, scanFolder, type ScanOptions } from "../prepare/scan";
 import { rankQueriesFast } from "../rank/search";
@@ -60,6 +60,8 @@ export interface QueryOptions {
   config?: Partial<PipelineConfig>;
   /** Write `<stem>_rec.png` figures here (default: no figures). */
   figuresDir?: string;
+  /** Figure layout: "grid" (query above, hits below; default) or "row" ("Rank #1..#k" on one row). */
+  layout?: RecommendationLayout;
   queryExpansion?: number;
   reporter?: Reporter;
 }
@@ -151,7 +153,7 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
     for (const r of rankings) {
       const hits = r.hits.map((h, i) => ({ item: byName.get(h.id)!, score: h.score, rank: i + 1 }));
       try {
-        const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric });
+        const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric, layout: opts.layout });
         const file = path.join(opts.figuresDir, `${outputStem(r.query)}_rec.png`);
         await writeFileAtomic(file, png);
         figures.push(file);
