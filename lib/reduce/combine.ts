@@ -29,12 +29,13 @@ export function concatFeatures(blocks: FeatureMatrix[], opts: ConcatOptions = {}
   const dim = blocks.reduce((s, b) => s + b.dim, 0);
   const out = new Float32Array(ids.length * dim);
   let offset = 0;
+  let firstChecked = false;
   blocks.forEach((raw, bi) => {
     const b = norm ? l2normalize(raw) : raw;
     // blocks computed on the same list line up row by row (duplicate ids included); others are joined by id
     const aligned = b.ids.length === ids.length && b.ids.every((id, i) => id === ids[i]);
     const where = aligned ? undefined : uniqueRows(b, bi);
-    if (!aligned) uniqueRows(blocks[0], 0);
+    if (!aligned && !firstChecked) (uniqueRows(blocks[0], 0), (firstChecked = true));
     const w = weights[bi];
     for (let i = 0; i < ids.length; i++) {
       const r = where ? where.get(ids[i]) : i;

@@ -83,9 +83,13 @@ export function queryNames(images: readonly string[]): string[] {
   const nameOf = (i: number) => parts[i].slice(-depth[i]).join("/");
   for (;;) {
     const groups = new Map<string, number[]>();
-    parts.forEach((_, i) => groups.set(nameOf(i), [...(groups.get(nameOf(i)) ?? []), i]));
+    parts.forEach((_, i) => {
+      const members = groups.get(nameOf(i));
+      if (members) members.push(i);
+      else groups.set(nameOf(i), [i]);
+    });
     let grew = false;
-    for (const [, members] of groups)
+    for (const members of groups.values())
       if (new Set(members.map((i) => parts[i].join("/"))).size > 1)
         for (const i of members)
           if (depth[i] < parts[i].length) (depth[i]++, (grew = true));
