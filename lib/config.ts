@@ -66,6 +66,16 @@ export const DEFAULT_CONFIG: Readonly<PipelineConfig> = Object.freeze({
   seed: 42,
 } as PipelineConfig);
 
+/** Upper bounds of the count options: far above any real use, low enough that nothing allocates by mistake. */
+const MAX_COUNT = 1_000_000;
+const MAX_DIMS = 65_536;
+const MAX_BATCH = 4096;
+
+function checkInt(name: string, v: unknown, lo: number, hi: number, expected: string): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < lo) throw invalidOption(name, expected, v);
+  if (v > hi) throw invalidOption(name, `${expected} up to ${hi}`, v);
+}
+
 export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineConfig {
   const c: PipelineConfig = { ...DEFAULT_CONFIG };
   for (const [key, value] of Object.entries(partial) as [keyof PipelineConfig, unknown][]) {
@@ -80,11 +90,16 @@ export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineCo
   expectOneOf("pooling", c.pooling, POOLINGS);
   expectOneOf("metric", c.metric, PIPELINE_METRICS);
   expectOneOf("runtime", c.runtime, RUNTIMES);
-  if (!Number.isInteger(c.k) || c.k < 1) throw invalidOption("k", "positive integer", c.k);
-  if (typeof c.histogramWeight !== "number" || !(c.histogramWeight >= 0)) throw invalidOption("histogramWeight", "number >= 0", c.histogramWeight);
-  if (!Number.isInteger(c.whiten) || c.whiten < 0) throw invalidOption("whiten", "integer >= 0 (0 = off)", c.whiten);
-  if (!Number.isInteger(c.queryExpansion) || c.queryExpansion < 0) throw invalidOption("queryExpansion", "integer >= 0 (0 = off)", c.queryExpansion);
-  if (!Number.isInteger(c.batchSize) || c.batchSize < 0) throw invalidOption("batchSize", "integer >= 0", c.batchSize);
-  if (!Number.isInteger(c.seed)) throw invalidOption("seed", "integer", c.seed);
+  // bounded so that a typo (1e9, Infinity) is refused here, before any image is read or a model loaded
+  checkInt("k", c.k, 1, MAX_COUNT, "positive integer");
+  if (typeof c.histogramWeight !== "number" || !Number.isFinite(c.histogramWeight) || c.histogramWeight < 0)
+    throw invalidOption("histogramWeight", "finite number >= 0", c.histogramWeight);
+  checkInt("whiten", c.whiten, 0, MAX_DIMS, "integer >= 0 (0 = off)");
+  checkInt("queryExpansion", c.queryExpansion, 0, MAX_COUNT, "integer >= 0 (0 = off)");
+  checkInt("batchSize", c.batchSize, 0, MAX_BATCH, "integer >= 0");
+  if (!Number.isSafeInteger(c.seed)) throw invalidOption("seed", "integer", c.seed);
+  if (typeof c.center !== "boolean") throw invalidOption("center", "boolean", c.center);
+  if (typeof c.tsne !== "boolean") throw invalidOption("tsne", "boolean", c.tsne);
+  if (typeof c.outDir !== "string" || c.outDir === "") throw invalidOption("outDir", "non-empty string", c.outDir);
   return c;
 }

@@ -10,8 +10,8 @@ import { addPipelineOptions, configFromOptions } from "./options";
 import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 
 function cutoffs(k: number, at: unknown): number[] {
-  const list = typeof at === "string" && at.trim() ? at.split(",").map((s) => Number(s.trim())) : [1, k, 10];
-  if (list.some((x) => !Number.isInteger(x) || x < 1)) throw invalidOption("at", "comma-separated positive integers", at);
+  const list = typeof at === "string" && at.trim() ? at.split(",").map((s) => (/^\s*\d+\s*$/.test(s) ? Number(s) : NaN)) : [1, k, 10];
+  if (list.some((x) => !Number.isSafeInteger(x) || x < 1)) throw invalidOption("at", "comma-separated positive integers", at);
   return [...new Set(list)].sort((a, b) => a - b);
 }
 

@@ -1,7 +1,8 @@
 /** `cbir index <folder>`: build or update the persistent index of a folder (only new and changed images are extracted). */
 import type { Command } from "commander";
 import { indexFolder } from "../store/folder";
-import { addPipelineOptions, configFromOptions } from "./options";
+import { invalidOption } from "../errors";
+import { addPipelineOptions, configFromOptions, numberArg } from "./options";
 import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 
 export function register(program: Command): void {
@@ -15,10 +16,13 @@ export function register(program: Command): void {
       .option("--commit-every <n>", "images extracted per committed batch (a killed run resumes from the last one)", "64"),
   ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
-    const res = await indexFolder(folder, configFromOptions(opts), {
+    const config = configFromOptions(opts);
+    const commitEvery = numberArg("commit-every", opts.commitEvery, true);
+    if (commitEvery < 1) throw invalidOption("commit-every", "positive integer", opts.commitEvery);
+    const res = await indexFolder(folder, config, {
       indexDir: typeof opts.index === "string" ? opts.index : undefined,
       rebuild: Boolean(opts.rebuild),
-      batchSize: Number(opts.commitEvery),
+      batchSize: commitEvery,
       reporter,
     });
     reporter.finish();

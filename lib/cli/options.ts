@@ -26,10 +26,21 @@ export function addPipelineOptions(cmd: Command): Command {
     .option("-q, --quiet", "print only errors and notices");
 }
 
-function int(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw invalidOption(name, "integer", v);
+/**
+ * A command-line number, strictly: decimal digits with an optional fraction and exponent, finite. Number()
+ * alone would take "", " ", "0x10" and "Infinity". Ranges are checked by resolveConfig.
+ */
+export function numberArg(name: string, v: unknown, integer = false): number {
+  const text = String(v).trim();
+  const n = Number(text);
+  const syntax = integer ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+  if (!syntax.test(text) || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n)))
+    throw invalidOption(name, integer ? "integer" : "finite number", v);
   return n;
+}
+
+function int(name: string, v: string): number {
+  return numberArg(name, v, true);
 }
 
 export function configFromOptions(o: Record<string, unknown>): PipelineConfig {
@@ -40,7 +51,7 @@ export function configFromOptions(o: Record<string, unknown>): PipelineConfig {
     pooling: o.pool as PipelineConfig["pooling"],
     metric: o.metric as PipelineConfig["metric"],
     k: int("k", String(o.k)),
-    histogramWeight: Number(o.histWeight),
+    histogramWeight: numberArg("hist-weight", o.histWeight),
     whiten: o.whiten === undefined ? undefined : int("whiten", String(o.whiten)),
     queryExpansion: int("qe", String(o.qe)),
     center: o.center !== false,

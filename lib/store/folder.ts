@@ -6,9 +6,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
-import { CbirError, isCbirError } from "../errors";
+import { CbirError, expectOneOf, isCbirError } from "../errors";
 import { writeFileAtomic } from "../fsutil";
-import { renderRecommendation, type RecommendationLayout } from "../plot/index";
+import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
 import { outputStem, scanFolder, type ScanOptions } from "../prepare/scan";
 import { rankQueriesFast } from "../rank/search";
@@ -33,7 +33,9 @@ export function defaultIndexDir(folder: string): string {
 }
 
 export async function indexFolder(folder: string, config: Partial<PipelineConfig>, opts: IndexFolderOptions = {}): Promise<BuildResult & { dir: string; scanSkipped: SkippedFile[] }> {
+  resolveConfig(config); // every option is checked before the folder is walked or a model loaded
   const scan = scanFolder(folder, opts.scan);
+  for (const s of scan.skipped) reporterOf(opts.reporter).warn(`skipped ${s.reason}`, s.path);
   const dir = path.resolve(opts.indexDir ?? defaultIndexDir(folder));
   const pipeline = await openPipeline(config, { reporter: opts.reporter });
   try {
@@ -122,6 +124,9 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   const index = openIndex(indexDir);
   const recorded = (index.manifest.config ?? {}) as Partial<PipelineConfig>;
   const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
+  // options checked before any image is read or the model loaded
+  resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
+  if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
   const names = queryNames(images);
   const known = new Set(index.labels.values());
   const queries: ImageItem[] = images.map((p, i) => {

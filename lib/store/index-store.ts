@@ -83,7 +83,7 @@ function toStoredIndex(dir: string, manifest: IndexManifest, data: Float32Array)
 export function openIndex(dir: string, opts: OpenOptions = {}): StoredIndex {
   const manifest = readManifest(dir);
   if (!manifest)
-    throw new CbirError("E_NO_FOLDER", `'${dir}' holds no index (no ${path.basename(manifestPath(dir))}).`, { file: dir, fix: "build one with `cbir index <images> --out <dir>`." });
+    throw new CbirError("E_NO_FOLDER", `'${dir}' holds no index (no ${path.basename(manifestPath(dir))}).`, { file: dir, fix: `build one with \`cbir index <images>\` (it writes <images>/.cbir-index), or \`cbir index <images> --index ${dir}\`.` });
   if (opts.fingerprint) assertSameFingerprint(opts.fingerprint, manifest.fingerprint, manifestPath(dir));
   const data = new Float32Array(manifest.items.length * manifest.dim);
   let off = 0;
@@ -324,6 +324,7 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
     (prev ? changed : added).push(it.name);
     todo.push({ item: it, stored: { ...base, sha256: hash } });
   }
+  for (const s of skipped) rep.warn(`skipped ${s.reason}`, s.path); // printed while the run goes, as the extraction's own skips
   const present = names(items);
   const removed = [...known.keys()].filter((n) => !present.has(n) && !renamed.some(([f]) => f === n));
   const unchanged = keep.length - renamed.length;
