@@ -29,7 +29,8 @@ interface SourceBase {
   /** The file the model was read from, for error messages. */
   file: string;
   manifest: WeightsGroup[];
-  readShard(shardPath: string): Promise<Uint8Array>;
+  /** Reads one shard; more than `maxBytes` (what the manifest still expects) is refused, E_MODEL_FILE. */
+  readShard(shardPath: string, maxBytes?: number): Promise<Uint8Array>;
   /** Full path or URL of a shard, for error messages. */
   shardFile?(shardPath: string): string;
   defaults: BackboneDefaults;

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { CbirError } from "../errors";
 import type { BackboneDefaults, GraphSource, LayersSource, ModelSource } from "./source";
 import { ancestorsOf, checkTopology, declaredInputSize, topologyLayerClasses } from "./topology";
-import { parseManifest } from "./weights";
+import { parseManifest, weightPathOutside } from "./weights";
 import { graphInputSize } from "./graph";
 
 /** Layer classes that start a classification head: the default cut is the layer feeding the first of them. */
@@ -95,6 +95,40 @@ export function sourceFromModelJson(
   return src;
 }
 
+/** Largest model.json read: graph models hold their topology in it, a few MB in practice. */
+export const MAX_MODEL_JSON_BYTES = 256 * 1024 * 1024;
+
+/**
+ * A model file's bytes, read only when it is a regular file and holds at most `maxBytes`: a FIFO given as
+ * a model would block forever and `/dev/zero` would fill the memory. The file is opened non-blocking (a
+ * FIFO opens at once) and checked on the open descriptor, so it cannot be swapped in between; at most
+ * `maxBytes + 1` bytes are read, the extra one telling a file that grew. `describe` names the file in errors.
+ */
+export function readModelFile(file: string, maxBytes: number, describe: string, fix: string): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw new CbirError("E_MODEL_FILE", `${describe} is missing or unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { file, fix });
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new CbirError("E_MODEL_FILE", `${describe} is not a regular file (a pipe, socket, device or folder); it is not read.`, { file, fix });
+    if (st.size > maxBytes) throw tooLarge(file, describe, maxBytes, fix);
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let got = 0;
+    for (let n; got < buf.length && (n = fs.readSync(fd, buf, got, buf.length - got, null)) > 0; ) got += n;
+    if (got > maxBytes) throw tooLarge(file, describe, maxBytes, fix);
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function tooLarge(file: string, describe: string, maxBytes: number, fix: string): CbirError {
+  return new CbirError("E_MODEL_FILE", `${describe} is larger than expected (more than ${maxBytes} bytes); it is not read.`, { file, fix });
+}
+
 /** model.json path: the file itself, or `model.json` inside a folder. */
 export function modelJsonPath(p: string): string {
   const abs = path.resolve(p);
@@ -109,27 +143,15 @@ export function modelJsonPath(p: string): string {
 /** A model.json on disk, its weight files read from the same folder. */
 export function fileSource(p: string, defaults?: Partial<BackboneDefaults>, id?: string): ModelSource {
   const file = modelJsonPath(p);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new CbirError("E_MODEL_FILE", `cannot read model.json (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, {
-      file,
-      fix: "give the path of a TensorFlow.js model.json (or of the folder holding it).",
-    });
-  }
+  const text = readModelFile(file, MAX_MODEL_JSON_BYTES, "model.json", "give the path of a TensorFlow.js model.json (or of the folder holding it).").toString("utf8");
   const dir = path.dirname(file);
-  const readShard = async (shard: string): Promise<Uint8Array> => {
+  const readShard = async (shard: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Uint8Array> => {
     const f = path.resolve(dir, shard);
-    try {
-      const b = await fs.promises.readFile(f);
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    } catch (e) {
-      throw new CbirError("E_MODEL_FILE", `weight file ${f} is missing or unreadable (${(e as NodeJS.ErrnoException).code}).`, {
-        file: f,
-        fix: "keep every weight file listed in model.json next to it (download or copy the model again).",
-      });
-    }
+    // parseManifest refused paths that leave the folder; checked again on the path actually opened
+    const rel = path.relative(dir, f);
+    if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) throw weightPathOutside(shard, file);
+    const b = readModelFile(f, maxBytes, `weight file ${f}`, "keep every weight file listed in model.json next to it, at the size the manifest gives (download or copy the model again).");
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   };
   return sourceFromModelJson(parseModelJson(text, file), {
     id: id ?? `file:${file}`,
@@ -141,25 +163,58 @@ export function fileSource(p: string, defaults?: Partial<BackboneDefaults>, id?:
   });
 }
 
+export interface FetchOptions {
+  /** Refuse a body longer than this (E_MODEL_FILE), without reading more than one chunk past it. */
+  maxBytes?: number;
+  /** Only this origin may be asked (redirects to another host are refused, E_MODEL_FILE). */
+  origin?: string;
+}
+
 /** GET as bytes; network failures and HTTP errors are E_NETWORK naming the URL. */
-export async function fetchBytes(url: string): Promise<Uint8Array> {
+export async function fetchBytes(url: string, opts: FetchOptions = {}): Promise<Uint8Array> {
   let res: Response;
+  let at = url;
   try {
-    res = await fetch(url);
+    for (let hops = 0; ; hops++) {
+      if (opts.origin !== undefined && new URL(at).origin !== opts.origin) throw otherHost(url, at, opts.origin);
+      res = await fetch(at, opts.origin !== undefined ? { redirect: "manual" } : {});
+      const next = res.status >= 300 && res.status < 400 ? res.headers.get("location") : null;
+      if (opts.origin === undefined || next === null || hops >= 5) break;
+      at = new URL(next, at).toString();
+    }
   } catch (e) {
+    if (e instanceof CbirError) throw e;
     throw new CbirError("E_NETWORK", `cannot download ${url} (${(e as Error).message}).`, {
       file: url,
       fix: "check the network connection, or download the model by hand and give its local path.",
     });
   }
   if (!res.ok) throw new CbirError("E_NETWORK", `downloading ${url} failed: HTTP ${res.status}.`, { file: url, fix: "check the URL." });
-  return new Uint8Array(await res.arrayBuffer());
+  const max = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  const fix = "check the URL: the file is larger than its model.json says.";
+  if (Number(res.headers.get("content-length") ?? 0) > max) throw tooLarge(url, url, max, fix);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > max) throw tooLarge(url, url, max, fix);
+    chunks.push(chunk);
+  }
+  return new Uint8Array(Buffer.concat(chunks, total));
 }
 
-/** A model.json at a URL, its weight files fetched relative to it (nothing is cached). */
+function otherHost(url: string, at: string, origin: string): CbirError {
+  return new CbirError("E_MODEL_FILE", `${url} leads to ${at}, outside ${origin}; weight files are only fetched from the host of their model.json.`, {
+    file: url,
+    fix: "keep the weight files beside model.json on the same server.",
+  });
+}
+
+/** A model.json at a URL, its weight files fetched relative to it, from its own host only (nothing is cached). */
 export async function urlSource(url: string, defaults?: Partial<BackboneDefaults>): Promise<ModelSource> {
-  const text = Buffer.from(await fetchBytes(url)).toString("utf8");
-  const readShard = (shard: string) => fetchBytes(new URL(shard, url).toString());
+  const origin = new URL(url).origin;
+  const text = Buffer.from(await fetchBytes(url, { maxBytes: MAX_MODEL_JSON_BYTES, origin })).toString("utf8");
+  const readShard = (shard: string, maxBytes?: number) => fetchBytes(new URL(shard, url).toString(), { maxBytes, origin });
   return sourceFromModelJson(parseModelJson(text, url), {
     id: `url:${url}`,
     name: url,

@@ -53,7 +53,31 @@ export function parseManifest(value: unknown, file: string): WeightsGroup[] {
       fix: "use a TensorFlow.js layers model.json written by the converter, with its weight files beside it.",
     });
   }
+  // weight files sit beside model.json: an absolute path, a URL (another host) or `..` would read elsewhere
+  for (const g of value as WeightsGroup[]) for (const p of g.paths) if (!isInsidePath(p)) throw weightPathOutside(p, file);
   return value as WeightsGroup[];
+}
+
+/** A relative path that stays below its folder, as a file path and as a URL (`%2e%2e` is `..` to a URL parser). */
+function isInsidePath(p: string): boolean {
+  if (p === "" || p.includes("\0") || /^[a-z][a-z0-9+.-]*:/i.test(p) || /^[\\/]/.test(p)) return false;
+  return p.split(/[\\/]/).every((seg) => {
+    let decoded = seg;
+    try {
+      decoded = decodeURIComponent(seg);
+    } catch {
+      /* not percent-encoded */
+    }
+    return seg !== ".." && decoded !== ".." && decoded !== ".";
+  });
+}
+
+/** A weight path in model.json that is absolute, a URL or climbs out with `..`. */
+export function weightPathOutside(shard: string, file: string): CbirError {
+  return new CbirError("E_MODEL_FILE", `weight path ${JSON.stringify(shard)} in model.json leaves the model's folder.`, {
+    file,
+    fix: "weight files must sit beside model.json (or below it): give relative paths without `..`.",
+  });
 }
 
 /**
@@ -62,7 +86,7 @@ export function parseManifest(value: unknown, file: string): WeightsGroup[] {
  */
 export async function collectWeights(
   groups: WeightsGroup[],
-  readShard: (shardPath: string) => Promise<Uint8Array>,
+  readShard: (shardPath: string, maxBytes?: number) => Promise<Uint8Array>,
   keep: (name: string) => boolean = () => true,
   manifestFile = "model.json",
   shardFile: (shardPath: string) => string = (p) => p,
@@ -72,10 +96,20 @@ export async function collectWeights(
   for (const group of groups) {
     const wanted = group.weights.some((w) => keep(w.name));
     if (!wanted) continue;
-    const shards: Uint8Array[] = [];
-    for (const p of group.paths) shards.push(await readShard(p));
-    const total = shards.reduce((a, s) => a + s.byteLength, 0);
     const need = group.weights.reduce((a, w) => a + weightByteLength(w, manifestFile), 0);
+    const shards: Uint8Array[] = [];
+    let total = 0;
+    for (const p of group.paths) {
+      // a shard is never read past what the manifest still expects (a device or a huge file would fill the memory)
+      const shard = await readShard(p, need - total);
+      total += shard.byteLength;
+      if (total > need)
+        throw new CbirError("E_MODEL_FILE", `weight file ${shardFile(p)} is larger than the manifest says: group ${group.paths.join(", ")} needs ${need} bytes.`, {
+          file: shardFile(p),
+          fix: "download the model again; the weight files must be the ones written with this model.json.",
+        });
+      shards.push(shard);
+    }
     if (total < need) {
       // the converter writes equal shards except the last: a shorter one before the end is the culprit
       const short = shards.findIndex((s, i) => i < shards.length - 1 && s.byteLength < shards[0].byteLength);

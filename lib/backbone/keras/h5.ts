@@ -129,9 +129,12 @@ const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x
 
 /** HDF5's superblock signature sits at 0, 512, 1024, 2048... (after an optional user block). */
 function looksLikeHdf5(file: string): boolean {
-  const fd = fs.openSync(file, "r");
+  // non-blocking, checked on the descriptor: a FIFO would block the open and the read forever
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const size = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw badFile(file, "not a regular file (a pipe, socket, device or folder), not read");
+    const size = st.size;
     const buf = Buffer.alloc(8);
     for (let at = 0; at + 8 <= size; at = at === 0 ? 512 : at * 2) {
       fs.readSync(fd, buf, 0, 8, at);
