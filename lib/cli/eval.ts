@@ -7,7 +7,8 @@ import { evaluateFolder } from "../evaluate/folder";
 import { formatEvaluation, formatPerClass } from "../evaluate/evaluate";
 import { writeFileAtomic } from "../fsutil";
 import { addPipelineOptions, configFromOptions } from "./options";
-import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
+import { readableName } from "../prepare/names";
+import { cliReporter, EXIT, formatSkipped, printable, setExitCode } from "./output";
 
 function cutoffs(k: number, at: unknown): number[] {
   const list = typeof at === "string" && at.trim() ? at.split(",").map((s) => (/^\s*\d+\s*$/.test(s) ? Number(s) : NaN)) : [1, k, 10];
@@ -40,8 +41,8 @@ export function register(program: Command): void {
       `settings: ${s.images} images, ${s.model} (${s.backbone}) @ ${s.layer}, ${s.pooling} -> ${s.dim} values, post ${s.post}, ${s.metric}` +
         `${s.queryExpansion ? `, query expansion ${s.queryExpansion}` : ""}, ${s.mode}\n`,
     );
-    process.stdout.write(`${formatEvaluation(res.evaluation)}\n`);
-    for (const line of formatPerClass(res.evaluation)) process.stdout.write(`  ${line}\n`);
+    process.stdout.write(`${printable(formatEvaluation(res.evaluation))}\n`);
+    for (const line of formatPerClass(res.evaluation)) process.stdout.write(`  ${readableName(line)}\n`);
     if (typeof opts.json === "string") {
       await writeFileAtomic(path.resolve(opts.json), JSON.stringify({ settings: s, evaluation: res.evaluation, skipped: res.skipped }, null, 2) + "\n");
       process.stdout.write(`wrote ${path.resolve(opts.json)}\n`);

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { indexFolder } from "../store/folder";
 import { invalidOption } from "../errors";
+import { readableName } from "../prepare/names";
 import { addPipelineOptions, configFromOptions, numberArg } from "./options";
 import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 
@@ -29,7 +30,7 @@ export function register(program: Command): void {
     const m = res.index.manifest;
     const skipped = [...res.scanSkipped, ...res.skipped];
     process.stdout.write(
-      `${res.dir}: ${m.items.length} vectors of ${m.dim} values (${m.fingerprint.parts.backbone} @ ${m.fingerprint.parts.layer || "-"}, ${m.fingerprint.parts.pooling}` +
+      `${readableName(res.dir)}: ${m.items.length} vectors of ${m.dim} values (${m.fingerprint.parts.backbone} @ ${m.fingerprint.parts.layer || "-"}, ${m.fingerprint.parts.pooling}` +
         `${m.post ? `, then ${m.post.steps.join(",")}` : ""}; fingerprint ${(m.post?.fingerprint ?? m.fingerprint).id})\n` +
         `  ${res.added.length} added, ${res.changed.length} changed, ${res.removed.length} removed, ${res.renamed.length} renamed, ${res.unchanged} unchanged, ${skipped.length} skipped\n`,
     );

@@ -6,6 +6,16 @@ import type { Command } from "commander";
 import type { ProgressEvent, Reporter } from "../report";
 import { isCbirError } from "../errors";
 import type { SkippedFile } from "../types";
+import { readableName } from "../prepare/names";
+
+/**
+ * Text as the terminal may show it: file names can hold ESC (which would drive the terminal), other
+ * controls or bytes that are not UTF-8; they are printed as `\x1b`, `\xff` (see readableName).
+ * Tabs and line breaks written by the toolkit itself are kept.
+ */
+export function printable(text: string): string {
+  return String(text).replace(/[^\t\n]+/g, readableName);
+}
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, skipped: 3 } as const;
 
@@ -41,18 +51,19 @@ export function cliReporter(options: CliReporterOptions = {}): Reporter & { fini
   return {
     log(line) {
       endBar();
-      if (!options.quiet) process.stdout.write(`${line}\n`);
+      if (!options.quiet) process.stdout.write(`${printable(line)}\n`);
     },
     notice(n) {
       endBar();
       // name the file unless the message already does (scan notices say only the reason)
       const where = n.file && !n.message.includes(n.file) ? `${n.file}: ` : "";
-      err.write(`${n.level === "warn" ? "warning" : "note"}: ${where}${n.message}\n`);
+      // one line whatever the file name holds (a newline in a name is shown as \x0a)
+      err.write(`${readableName(`${n.level === "warn" ? "warning" : "note"}: ${where}${n.message}`)}\n`);
     },
     progress(ev) {
       if (options.quiet || ev.total < 2) return;
       if (tty) {
-        err.write(`\r${ev.stage} ${progressBar(ev.done, ev.total)}`);
+        err.write(`\r${printable(ev.stage)} ${progressBar(ev.done, ev.total)}`);
         open = ev.done < ev.total;
         if (!open) err.write("\n");
         return;
@@ -71,7 +82,7 @@ export function cliReporter(options: CliReporterOptions = {}): Reporter & { fini
 export function formatSkipped(skipped: readonly SkippedFile[]): string {
   const lines = skipped.map((s) => {
     const reason = s.reason.startsWith(`${s.path}: `) ? s.reason.slice(s.path.length + 2) : s.reason;
-    return `  ${s.path}: ${reason}`;
+    return `  ${readableName(`${s.path}: ${reason}`)}`;
   });
   return `${skipped.length} file(s) skipped:\n${lines.join("\n")}\n`;
 }
@@ -79,7 +90,7 @@ export function formatSkipped(skipped: readonly SkippedFile[]): string {
 /** Expected errors become one line and exit 1 (2 for usage); anything else is a bug and keeps its stack. */
 export function reportFailure(e: unknown): number {
   if (isCbirError(e)) {
-    process.stderr.write(`error: ${e.message}\n`);
+    process.stderr.write(`error: ${readableName(e.message)}\n`);
     return e.code === "E_USAGE" || e.code === "E_BAD_OPTION" ? EXIT.usage : EXIT.failure;
   }
   process.stderr.write(`internal error (please report): ${(e as Error)?.stack ?? String(e)}\n`);

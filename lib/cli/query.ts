@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
 import { expectOneOf } from "../errors";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
+import { readableName } from "../prepare/names";
 import { defaultIndexDir, queryIndex } from "../store/folder";
 import { MANIFEST_FILE } from "../store/manifest";
 import { addPipelineOptions, configFromOptions } from "./options";
@@ -52,10 +53,10 @@ export function register(program: Command): void {
     });
     reporter.finish();
     for (const r of res.rankings) {
-      process.stdout.write(`${r.query}${r.queryLabel ? ` (${r.queryLabel})` : ""}:\n`);
-      r.hits.forEach((h, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${h.id}${h.label ? ` [${h.label}]` : ""}  ${r.metric} ${h.score.toFixed(4)}\n`));
+      process.stdout.write(`${readableName(`${r.query}${r.queryLabel ? ` (${r.queryLabel})` : ""}`)}:\n`);
+      r.hits.forEach((h, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${readableName(`${h.id}${h.label ? ` [${h.label}]` : ""}`)}  ${r.metric} ${h.score.toFixed(4)}\n`));
     }
-    for (const f of res.figures) process.stdout.write(`wrote ${f}\n`);
+    for (const f of res.figures) process.stdout.write(`wrote ${readableName(f)}\n`);
     if (res.skipped.length && opts.strict) setExitCode(cmd, EXIT.skipped);
   });
 }

@@ -9,7 +9,7 @@ import { evaluate, type Evaluation } from "../evaluate/index";
 import { writeFileAtomic } from "../fsutil";
 import type { Fingerprint } from "../fingerprint";
 import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsneAsync, writePng } from "../plot/index";
-import { outputStem, scanFolder } from "../prepare/scan";
+import { outputStems, scanFolder } from "../prepare/scan";
 import { rankAll } from "../rank/index";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
@@ -68,6 +68,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   const outDir = path.resolve(c.outDir);
   const recFiles: string[] = [];
   const tPlot = performance.now();
+  const stems = outputStems(rankings.map((r) => r.query)); // cat.png and cat.jpg must not share a figure
   for (const [i, r] of rankings.entries()) {
     rep.log(`[${i + 1}/${n}] Plotting similar image recommendations for: ${r.query}`);
     const png = await renderRecommendation(
@@ -75,7 +76,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
       r.hits.map((hit, j) => ({ item: byName.get(hit.id)!, score: hit.score, rank: j + 1 })),
       { layout: "grid", metric: c.metric },
     );
-    const file = path.join(outDir, "rec", `${outputStem(r.query)}_rec.png`);
+    const file = path.join(outDir, "rec", `${stems[i]}_rec.png`);
     await writePng(png, file);
     recFiles.push(file);
     rep.progress("plot", i + 1, n, r.query);

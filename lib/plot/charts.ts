@@ -5,7 +5,7 @@
  */
 import { CbirError, invalidOption } from "../errors";
 import { checkSize, svgToPng } from "./canvas";
-import { PALETTE, fitText, fmt, svgDocument, svgRect, svgText, textWidth } from "./svg";
+import { PALETTE, escapeXml, fitText, fmt, svgDocument, svgRect, svgText, textWidth } from "./svg";
 
 export interface Series {
   name: string;
@@ -122,7 +122,7 @@ export function lineChartSvg(series: Series[], opts: LineChartOptions, width: nu
   const clip = `clip${Math.random().toString(36).slice(2, 10)}`;
   svg += `<defs><clipPath id="${clip}"><rect x="${fmt(left - 4)}" y="${fmt(top - 4)}" width="${fmt(pw + 8)}" height="${fmt(ph + 8)}"/></clipPath></defs><g clip-path="url(#${clip})">`;
   series.forEach((s, si) => {
-    const colour = s.colour ?? PALETTE[si % PALETTE.length];
+    const colour = escapeXml(s.colour ?? PALETTE[si % PALETTE.length]);
     const dash = s.dashed ? ` stroke-dasharray="7 4"` : "";
     let seg: string[] = [];
     const flush = () => {
@@ -141,7 +141,7 @@ export function lineChartSvg(series: Series[], opts: LineChartOptions, width: nu
   // legend
   const lx = left + pw + 14;
   series.forEach((s, si) => {
-    const colour = s.colour ?? PALETTE[si % PALETTE.length];
+    const colour = escapeXml(s.colour ?? PALETTE[si % PALETTE.length]);
     const ly = top + 14 + si * 22;
     svg += `<line x1="${fmt(lx)}" y1="${fmt(ly - 4)}" x2="${fmt(lx + 24)}" y2="${fmt(ly - 4)}" stroke="${colour}" stroke-width="2"${s.dashed ? ` stroke-dasharray="7 4"` : ""}/>`;
     svg += svgText(lx + 30, ly, fitText(s.name, legendSize, legendW - 34), { size: legendSize });

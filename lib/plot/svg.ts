@@ -4,6 +4,8 @@
  * cut with an ellipsis rather than allowed to overlap their neighbours.
  */
 
+import { readableName } from "../prepare/names";
+
 export const FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif";
 
 /** Distinguishable colours: matplotlib's tab10, then darker and lighter companions for the 11th to 20th class. */
@@ -14,14 +16,20 @@ export const PALETTE = [
   "#c49c94", "#8c1d62", "#000000", "#dbdb8d", "#0e6d78",
 ] as const;
 
+/**
+ * Text as XML character data or attribute value. Any string is accepted, file names included: characters
+ * XML cannot hold (controls, lone surrogates, bytes that are not UTF-8, U+FFFE) and those that would
+ * mislead on screen (direction overrides) are first shown readably (`\x1b`, `\xff`, see readableName),
+ * so a caption can never make the SVG invalid.
+ */
 export function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c] as string);
+  return readableName(String(text)).replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c] as string);
 }
 
 /** Upper estimate of the rendered width of `text` at `size` px in DejaVu Sans (a wide font: ~0.6 em a glyph). */
 export function textWidth(text: string, size: number): number {
   let em = 0;
-  for (const ch of text) {
+  for (const ch of readableName(String(text))) {
     if ("il.,:;'|!".includes(ch)) em += 0.32;
     else if (ch === " ") em += 0.33;
     else if (/[A-Z]/.test(ch) || "mwMW@%#".includes(ch)) em += 0.78;
@@ -32,6 +40,7 @@ export function textWidth(text: string, size: number): number {
 
 /** `text` cut with "…" so that it fits in `maxWidth` px. */
 export function fitText(text: string, size: number, maxWidth: number): string {
+  text = readableName(String(text)); // cut what is shown, never inside an escape's bytes
   if (textWidth(text, size) <= maxWidth) return text;
   const chars = [...text];
   while (chars.length > 1 && textWidth(chars.join("") + "…", size) > maxWidth) chars.pop();
@@ -40,7 +49,7 @@ export function fitText(text: string, size: number, maxWidth: number): string {
 
 /** Splits `text` into at most `maxLines` lines that fit `maxWidth`, the last one ellipsised. */
 export function wrapText(text: string, size: number, maxWidth: number, maxLines: number): string[] {
-  const words = text.split(/\s+/).filter(Boolean);
+  const words = readableName(String(text)).split(/\s+/).filter(Boolean);
   const lines: string[] = [];
   let current = "";
   for (const word of words) {

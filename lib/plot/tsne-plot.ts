@@ -6,7 +6,7 @@
 import { CbirError, invalidOption } from "../errors";
 import type { ImageItem } from "../types";
 import { checkSize, composeFigure, frameThumb, loadThumbs, parseColour, svgToPng, type Placement } from "./canvas";
-import { PALETTE, fitText, fmt, svgDocument, svgRect, svgText, textWidth } from "./svg";
+import { PALETTE, escapeXml, fitText, fmt, svgDocument, svgRect, svgText, textWidth } from "./svg";
 
 export interface TsneThumbnailOptions {
   /** Side of the square map area in px; default 900, range 200..8000. */
@@ -196,11 +196,12 @@ export function tsneScatterPlotly(coords: Float32Array, labels: string[], names:
     return {
       type: "scatter",
       mode: "markers",
-      name: `${name} (${counts.get(name) ?? rows.length})`,
+      // plotly reads tags and entities in its text: names are shown as text, escaped like the SVG captions
+      name: `${escapeXml(name)} (${counts.get(name) ?? rows.length})`,
       x: rows.map((i) => coords[2 * i]),
       y: rows.map((i) => coords[2 * i + 1]),
-      text: rows.map((i) => names[i]),
-      hovertemplate: `%{text}<br>${name.replace(/[<>&%]/g, "")}<extra></extra>`,
+      text: rows.map((i) => escapeXml(names[i])),
+      hovertemplate: `%{text}<br>${escapeXml(name).replace(/%/g, "")}<extra></extra>`,
       marker: { color: colour, size: n <= 100 ? 9 : n <= 1000 ? 6 : 4, opacity: 0.8 },
     };
   });

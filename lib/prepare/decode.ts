@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import sharp from "sharp";
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { RESIZE_MODES, type ResizeMode } from "../backbone/types";
+import { fsPath } from "./names";
 
 /** Images with more pixels than this are refused before decoding (decompression bombs). */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -35,14 +36,14 @@ sharp.cache(false); // decoding thousands of distinct files: the cache only hold
 export async function readImageFile(file: string, maxBytes = DEFAULT_MAX_BYTES): Promise<Buffer> {
   let st: fs.Stats;
   try {
-    st = await fs.promises.stat(file);
+    st = await fs.promises.stat(fsPath(file));
   } catch (e) {
     throw bad(file, `cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "check that the file exists.");
   }
   if (!st.isFile()) throw bad(file, "not a regular file (pipe, socket or device)", "remove it from the database folder.");
   if (st.size === 0) throw bad(file, "empty file (0 bytes)", "remove it or replace it with a valid image.");
   if (st.size > maxBytes) throw bad(file, `file too large (${st.size} bytes)`, "shrink it below 256 MB.");
-  return fs.promises.readFile(file);
+  return fs.promises.readFile(fsPath(file));
 }
 
 function bad(file: string, reason: string, fix: string): CbirError {

@@ -1,13 +1,18 @@
 /**
  * Stage "prepare": find the images of a database folder, with labels. Never decodes pixels.
- * Files that are not usable (dangling links, link loops, pipes, sockets) are listed in `skipped` with the
- * reason; only a missing or empty folder, or one without any image, is an error.
+ * Files that are not usable (dangling links, link loops, pipes, sockets, links leading out of the folder)
+ * are listed in `skipped` with the reason; only a missing or empty folder, or one without any image, is an
+ * error. Names are read as bytes, so any name the filesystem allows is found (see ./names).
+ * Symbolic links are followed only while they stay inside the folder (a link to `/` would walk the whole
+ * disk), unless `followLinks` is set.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CbirError, expectOneOf } from "../errors";
 import type { ImageItem, SkippedFile } from "../types";
 import { LABEL_SOURCES, type LabelSource, labelFromFolder, labelFromName, readLabelsCsv } from "./labels";
+import { fromFsBytes, fsPath, readableName, toFsBytes } from "./names";
 
 export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".avif", ".svg", ".bmp"] as const;
 
@@ -18,6 +23,11 @@ export interface ScanOptions {
   labels?: LabelSource;
   /** A labels CSV other than `<root>/labels.csv`. */
   labelsCsv?: string;
+  /**
+   * Follow symbolic links that lead outside the folder (default false: they are skipped with a reason).
+   * Links whose target is inside the folder are always followed; a folder is walked once however reached.
+   */
+  followLinks?: boolean;
 }
 
 export interface ScanResult {
@@ -49,12 +59,16 @@ export function scanFolder(root: string, options: ScanOptions = {}): ScanResult 
   const found: { abs: string; name: string }[] = [];
   const skipped: SkippedFile[] = [];
   let entriesSeen = 0;
-  const visited = new Set<string>([fs.realpathSync(absRoot)]);
+  const realRoot = realPath(absRoot);
+  const visited = new Set<string>([realRoot]);
+  const inside = (real: string) => real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
 
   const walk = (dir: string, rel: string) => {
-    let entries: fs.Dirent[];
+    let entries: { name: string; link: boolean }[];
     try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
+      entries = fs
+        .readdirSync(fsPath(dir), { withFileTypes: true, encoding: "buffer" })
+        .map((d) => ({ name: fromFsBytes(d.name as unknown as Buffer), link: d.isSymbolicLink() }));
     } catch (e) {
       skipped.push({ path: dir, reason: `cannot list folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
       return;
@@ -67,16 +81,22 @@ export function scanFolder(root: string, options: ScanOptions = {}): ScanResult 
       const name = rel ? `${rel}/${ent.name}` : ent.name;
       let target: fs.Stats;
       try {
-        target = fs.statSync(abs); // follows links; throws on dangling links and loops
+        target = fs.statSync(fsPath(abs)); // follows links; throws on dangling links and loops
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (isImageName(ent.name) || ent.isSymbolicLink())
+        if (isImageName(ent.name) || ent.link)
           skipped.push({ path: abs, reason: code === "ELOOP" ? "symbolic-link loop" : code === "ENOENT" ? "dangling symbolic link" : `cannot stat (${code})` });
         continue;
       }
+      if (!target.isDirectory() && !isImageName(ent.name)) continue;
+      if (target.isDirectory() && !(options.recursive ?? true)) continue;
+      // a link (or a folder reached through one) must lead to a place inside the folder unless asked
+      const real = ent.link || target.isDirectory() ? realPath(abs) : "";
+      if (ent.link && !options.followLinks && !inside(real)) {
+        skipped.push({ path: abs, reason: `symbolic link to ${real}, outside the folder: not followed (use --follow-links to follow it)` });
+        continue;
+      }
       if (target.isDirectory()) {
-        if (!(options.recursive ?? true)) continue;
-        const real = fs.realpathSync(abs);
         if (visited.has(real)) {
           skipped.push({ path: abs, reason: "folder already visited (symbolic-link loop)" });
           continue;
@@ -85,7 +105,6 @@ export function scanFolder(root: string, options: ScanOptions = {}): ScanResult 
         walk(abs, name);
         continue;
       }
-      if (!isImageName(ent.name)) continue;
       if (!target.isFile()) {
         skipped.push({ path: abs, reason: "not a regular file (pipe, socket or device)" });
         continue;
@@ -130,7 +149,46 @@ export function scanFolder(root: string, options: ScanOptions = {}): ScanResult 
   return { root: absRoot, items, skipped };
 }
 
-/** `<name>` for output files: relative path without extension, `/` replaced by `__`, so nested folders never collide. */
+/** The real path of `p` (links resolved), as a name string that round-trips to its bytes. */
+function realPath(p: string): string {
+  return fromFsBytes(fs.realpathSync(fsPath(p), { encoding: "buffer" }));
+}
+
+/**
+ * Longest output stem, in UTF-8 bytes: a file name holds at most 255 bytes, and `<stem>_rec.png` plus what
+ * the atomic writer adds for its temporary name (about 40 bytes) must fit with a margin.
+ */
+export const MAX_STEM_BYTES = 150;
+
+/**
+ * `<name>` for output files: relative path without extension, `/` replaced by `__`, shown readably
+ * (control characters and bytes that are not UTF-8 as `\x1b`, `\xff`). A stem longer than
+ * MAX_STEM_BYTES is cut and gets `~<8 hex>` (a hash of the whole name), so it stays distinct.
+ */
 export function outputStem(name: string): string {
-  return name.replace(/\.[^./]+$/, "").split("/").join("__");
+  const stem = readableName(name.replace(/\.[^./]+$/, "").split("/").join("__"));
+  return Buffer.byteLength(stem) <= MAX_STEM_BYTES ? stem : hashedStem(stem, name);
+}
+
+/**
+ * Output stems of names written side by side: `outputStem` for each, except where two would name the same
+ * file (`cat.png` and `cat.jpg`, `a/b.png` and `a__b.png`, or names that differ only in case, which are one
+ * file on a case-insensitive disk): each of those gets `~<8 hex>` of its full name. Ordinary names keep
+ * `<name>`; a colliding name gets the same stem whatever the other names are.
+ */
+export function outputStems(names: readonly string[]): string[] {
+  const stems = names.map(outputStem);
+  const count = new Map<string, number>();
+  for (const s of stems) count.set(s.toLowerCase(), (count.get(s.toLowerCase()) ?? 0) + 1);
+  return stems.map((s, i) => (count.get(s.toLowerCase())! > 1 ? hashedStem(s, names[i]) : s));
+}
+
+function hashedStem(stem: string, name: string): string {
+  const hash = createHash("sha256").update(toFsBytes(name)).digest("hex").slice(0, 8);
+  let cut = "";
+  for (const ch of stem) {
+    if (Buffer.byteLength(cut + ch) > MAX_STEM_BYTES - 9) break;
+    cut += ch;
+  }
+  return `${cut}~${hash}`;
 }

@@ -10,7 +10,7 @@ import { CbirError, expectOneOf, isCbirError } from "../errors";
 import { writeFileAtomic } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
-import { outputStem, scanFolder, type ScanOptions } from "../prepare/scan";
+import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
 import { rankQueriesFast } from "../rank/search";
 import type { Metric } from "../rank/metrics";
 import { reporterOf, type Reporter } from "../report";
@@ -159,11 +159,12 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   if (opts.figuresDir) {
     const byName = new Map(index.items.map((i) => [i.name, i] as const));
     const queryByName = new Map(queries.map((i) => [i.name, i] as const));
-    for (const r of rankings) {
+    const stems = outputStems(rankings.map((r) => r.query));
+    for (const [qi, r] of rankings.entries()) {
       const hits = r.hits.map((h, i) => ({ item: byName.get(h.id)!, score: h.score, rank: i + 1 }));
       try {
         const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric, layout: opts.layout });
-        const file = path.join(opts.figuresDir, `${outputStem(r.query)}_rec.png`);
+        const file = path.join(opts.figuresDir, `${stems[qi]}_rec.png`);
         await writeFileAtomic(file, png);
         figures.push(file);
       } catch (e) {

@@ -13,6 +13,7 @@ import { CbirError, invalidOption, isCbirError } from "../errors";
 import { assertSameFingerprint, diffFingerprints, sha256, type Fingerprint } from "../fingerprint";
 import { writeFileAtomicSync } from "../fsutil";
 import { DEFAULT_MAX_BYTES } from "../prepare/decode";
+import { fsPath } from "../prepare/names";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type PostStep } from "../reduce/postprocess";
@@ -131,7 +132,7 @@ export interface BuildResult {
 function fileHash(file: string): string {
   const h = createHash("sha256");
   const buf = Buffer.alloc(1 << 20);
-  const fd = fs.openSync(file, "r");
+  const fd = fs.openSync(fsPath(file), "r");
   try {
     for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
   } finally {
@@ -274,7 +275,7 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
   for (const it of items) {
     let st: fs.Stats;
     try {
-      st = fs.statSync(it.path);
+      st = fs.statSync(fsPath(it.path));
     } catch (e) {
       skipped.push({ path: it.path, reason: `cannot open (${(e as NodeJS.ErrnoException).code})` });
       continue;
