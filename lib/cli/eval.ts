@@ -6,7 +6,7 @@ import { invalidOption } from "../errors";
 import { evaluateFolder } from "../evaluate/folder";
 import { formatEvaluation, formatPerClass } from "../evaluate/evaluate";
 import { writeFileAtomic } from "../fsutil";
-import { addPipelineOptions, configFromOptions } from "./options";
+import { addPipelineOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP } from "./options";
 import { readableName } from "../prepare/names";
 import { cliReporter, EXIT, formatSkipped, printable, setExitCode } from "./output";
 
@@ -24,7 +24,8 @@ export function register(program: Command): void {
       .description("measure retrieval quality: P@k, recall@k and mAP, per class and overall, with the settings used")
       .option("--queries <folder>", "external query images with known labels (default: leave-one-out on the database)")
       .option("--at <list>", "P@k cut-offs, comma-separated (default: 1,<k>,10)")
-      .option("--json <file>", "also write the evaluation and settings as JSON"),
+      .option("--json <file>", "also write the evaluation and settings as JSON")
+      .option(FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP),
   ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     const config = configFromOptions(opts);
@@ -33,6 +34,7 @@ export function register(program: Command): void {
       metric: opts.metric as PipelineConfig["metric"],
       queries: typeof opts.queries === "string" ? opts.queries : undefined,
       queryExpansion: config.queryExpansion,
+      scan: { followLinks: Boolean(opts.followLinks) },
       reporter,
     });
     reporter.finish();

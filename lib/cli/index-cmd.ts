@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { indexFolder } from "../store/folder";
 import { invalidOption } from "../errors";
 import { readableName } from "../prepare/names";
-import { addPipelineOptions, configFromOptions, numberArg } from "./options";
+import { addPipelineOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP, numberArg } from "./options";
 import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 
 export function register(program: Command): void {
@@ -14,7 +14,8 @@ export function register(program: Command): void {
       .description("build or update the index of a folder: vectors + manifest, resumable, only new or changed images are extracted")
       .option("--index <dir>", "index folder (default: <folder>/.cbir-index)")
       .option("--rebuild", "discard an index made with other settings instead of refusing it")
-      .option("--commit-every <n>", "images extracted per committed batch (a killed run resumes from the last one)", "64"),
+      .option("--commit-every <n>", "images extracted per committed batch (a killed run resumes from the last one)", "64")
+      .option(FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP),
   ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     const config = configFromOptions(opts);
@@ -24,6 +25,7 @@ export function register(program: Command): void {
       indexDir: typeof opts.index === "string" ? opts.index : undefined,
       rebuild: Boolean(opts.rebuild),
       batchSize: commitEvery,
+      scan: { followLinks: Boolean(opts.followLinks) },
       reporter,
     });
     reporter.finish();

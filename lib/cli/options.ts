@@ -8,6 +8,10 @@ import { POOLINGS } from "../reduce/pool";
 import { RUNTIMES } from "../backbone/types";
 import { invalidOption } from "../errors";
 
+/** For the commands that walk a folder (demo, index, eval). */
+export const FOLLOW_LINKS_FLAG = "--follow-links";
+export const FOLLOW_LINKS_HELP = "also follow symbolic links that lead outside the folder (by default they are skipped with a warning)";
+
 export function addPipelineOptions(cmd: Command): Command {
   return cmd
     .option("--model <name>", "backbone: bundled name (nsfwjs/inception_v3), zoo name (mobilenet_v1_0.75_224), or a model.json / .h5 path", DEFAULT_CONFIG.model)

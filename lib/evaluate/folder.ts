@@ -9,7 +9,7 @@ import { scanFolder, type ScanOptions } from "../prepare/scan";
 import { applyPostprocess, postprocess, postStepLabel } from "../reduce/postprocess";
 import type { Metric } from "../rank/metrics";
 import { rankAllFast, rankQueriesFast } from "../rank/search";
-import type { Reporter } from "../report";
+import { reporterOf, type Reporter } from "../report";
 import { openPipeline } from "../store/pipeline";
 import type { Ranking, SkippedFile } from "../types";
 import { evaluate, type Evaluation } from "./evaluate";
@@ -46,6 +46,7 @@ export async function evaluateFolder(folder: string, config: Partial<PipelineCon
       fix: "name files <label><n>.jpg, put them in one sub-folder per label, or add a labels.csv (path,label).",
     });
   const querySet = opts.queries ? scanFolder(opts.queries, opts.scan) : undefined;
+  for (const s of [...scan.skipped, ...(querySet?.skipped ?? [])]) reporterOf(opts.reporter).warn(`skipped ${s.reason}`, s.path);
   const metric = opts.metric ?? c.metric;
   const qe = opts.queryExpansion ?? c.queryExpansion;
   const pipeline = await openPipeline(c, { reporter: opts.reporter, progress: true });

@@ -9,7 +9,7 @@ import { evaluate, type Evaluation } from "../evaluate/index";
 import { writeFileAtomic } from "../fsutil";
 import type { Fingerprint } from "../fingerprint";
 import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsneAsync, writePng } from "../plot/index";
-import { outputStems, scanFolder } from "../prepare/scan";
+import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
 import { rankAll } from "../rank/index";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
@@ -38,12 +38,12 @@ export interface DemoResult {
   tsneCoords: Float32Array | null;
 }
 
-export async function runDemo(folder = "data/sample", config: Partial<PipelineConfig> = {}, reporter?: Reporter): Promise<DemoResult> {
+export async function runDemo(folder = "data/sample", config: Partial<PipelineConfig> = {}, reporter?: Reporter, scanOptions: ScanOptions = {}): Promise<DemoResult> {
   const c = resolveConfig(config);
   const rep = reporterOf(reporter);
   const t0 = performance.now();
   rep.log(`Reading images from '${folder}' directory...`);
-  const scan = scanFolder(folder);
+  const scan = scanFolder(folder, scanOptions);
   for (const s of scan.skipped) rep.warn(`skipped ${s.reason}`, s.path);
 
   const pf = await computeFeatures(scan.items, c, { reporter });
