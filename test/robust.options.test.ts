@@ -1,0 +1,97 @@
+/**
+ * Options are validated before any work: every bad numeric or enum value of every command is refused with
+ * a sharp-style message and exit 2, before the folder is walked or the model loaded (the model path given
+ * here does not exist, so an option checked late would surface as that model error, exit 1, instead).
+ * Also: the missing-index hint names the flag that sets the index folder.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { main } from "../lib/cli/main";
+import { resolveConfig } from "../lib/config";
+import { indexFolder, queryIndex } from "../lib/store/folder";
+import { SAMPLE_DIR } from "./fixtures/bad-images";
+
+const NO_MODEL = path.join(os.tmpdir(), "cbir-no-such-model", "model.json");
+
+/** Runs the CLI in this process, capturing what it prints. */
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+  }
+}
+
+const BAD_PIPELINE: [string, string][] = [
+  ["--hist-weight", "Infinity"],
+  ["--hist-weight", "-Infinity"],
+  ["--hist-weight", "NaN"],
+  ["--hist-weight", "-1"],
+  ["--hist-weight", ""],
+  ["--hist-weight", "1e999"],
+  ["--hist-weight", "0x10"],
+  ["--k", "0"],
+  ["--k", "1.5"],
+  ["--k", "abc"],
+  ["--k", "Infinity"],
+  ["--k", "1e20"],
+  ["--k", " "],
+  ["--whiten", "-1"],
+  ["--whiten", "2.5"],
+  ["--whiten", "1e9"],
+  ["--qe", "-1"],
+  ["--qe", "x"],
+  ["--batch-size", "-1"],
+  ["--batch-size", "99999"],
+  ["--batch-size", "0x10"],
+  ["--pool", "avg"],
+  ["--metric", "manhattan"],
+  ["--runtime", "gpu"],
+];
+
+const COMMANDS: Record<string, { args: string[]; extra: [string, string][] }> = {
+  demo: { args: ["demo", SAMPLE_DIR], extra: [] },
+  index: { args: ["index", SAMPLE_DIR], extra: [["--commit-every", "0"], ["--commit-every", "x"], ["--commit-every", "-5"]] },
+  eval: { args: ["eval", SAMPLE_DIR], extra: [["--at", "0"], ["--at", "1,,2"], ["--at", "x"], ["--at", "1.5"]] },
+  query: { args: ["query", SAMPLE_DIR, path.join(SAMPLE_DIR, "bird1.png")], extra: [["--layout", "mosaic"]] },
+};
+
+for (const [name, { args, extra }] of Object.entries(COMMANDS)) {
+  test(`cbir ${name}: every bad option value is exit 2 before any work`, { skip: !fs.existsSync(SAMPLE_DIR) && "data/sample is absent" }, async () => {
+    for (const [flag, value] of [...BAD_PIPELINE, ...extra]) {
+      // query: data/sample has no index, so an option checked late would give "holds no index" instead
+      const r = await cli([...args, "--model", NO_MODEL, `${flag}=${value}`]);
+      const what = `${name} ${flag} ${JSON.stringify(value)}`;
+      assert.equal(r.code, 2, `${what}: ${r.err}`);
+      assert.match(r.err, /Expected |error: option|argument .* is invalid|Allowed choices/, what);
+      assert.doesNotMatch(r.err, /does not exist|holds no index|backbone|internal error/, `${what} was checked too late: ${r.err}`);
+      assert.equal(r.out, "", `${what}: nothing ran`);
+    }
+  });
+}
+
+test("the library refuses the same values at its entry", async () => {
+  for (const bad of [{ histogramWeight: Infinity }, { histogramWeight: NaN }, { k: 1e20 }, { whiten: 1e9 }, { batchSize: 1e6 }, { outDir: "" }, { center: "no" as never }])
+    assert.throws(() => resolveConfig(bad), { code: "E_BAD_OPTION" }, JSON.stringify(bad));
+  // indexFolder checks its config before it walks the folder: a missing folder would be E_NO_FOLDER
+  await assert.rejects(indexFolder(path.join(os.tmpdir(), "cbir-no-such-folder"), { histogramWeight: Infinity }), { code: "E_BAD_OPTION" });
+});
+
+test("the missing-index hint names the flag that sets the index folder", async () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-no-index-"));
+  try {
+    await assert.rejects(queryIndex(empty, ["x.png"]), (e: Error) => /--index/.test(e.message) && !/--out/.test(e.message));
+  } finally {
+    fs.rmSync(empty, { recursive: true, force: true });
+  }
+});
