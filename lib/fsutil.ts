@@ -120,7 +120,7 @@ export function writeFileCheckedSync(file: string, data: string | Uint8Array, op
   try {
     fillSync(fd, toBytes(data), file);
   } catch (e) {
-    fs.rmSync(file, { force: true });
+    removeQuietly(file);
     throw writeError(e, file);
   }
 }
@@ -133,7 +133,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
     fsFaults.hook?.({ op: "rename", file: tmp, to: file });
     fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw writeError(e, file);
   }
 }
@@ -167,7 +167,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     fsFaults.hook?.({ op: "rename", file: tmp, to: file });
     await fs.promises.rename(tmp, file);
   } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
+    removeQuietly(tmp);
     throw writeError(e, file);
   }
 }
@@ -206,6 +206,15 @@ export function checkOutputFile(file: string, what = "output file"): void {
   if (isDir)
     throw new CbirError("E_NOT_WRITABLE", `the ${what} '${abs}' is a folder, not a file.`, { file: abs, fix: "give the path of a file." });
   checkOutputDir(path.dirname(abs), `folder of the ${what}`);
+}
+
+/** Removes a file this module created, if it exists; the error being reported matters more than a failed clean-up. */
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // e.g. ENOTDIR: the file could never have been created
+  }
 }
 
 function toBytes(data: string | Uint8Array): Uint8Array {

@@ -39,7 +39,8 @@ export function register(program: Command): void {
       .option("--layout <layout>", `recommendation figure: ${RECOMMENDATION_LAYOUTS.join(" | ")} (grid: query above its hits; row: "Rank #1..#k" on one line)`, "grid"),
   ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
-    const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) ? index : defaultIndexDir(index);
+    // a file is passed as it is, so the error names what was typed
+    const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) || (fs.existsSync(index) && !fs.statSync(index).isDirectory()) ? index : defaultIndexDir(index);
     const k = Number(opts.k);
     const res = await queryIndex(dir, images, {
       k,

@@ -86,6 +86,7 @@ function toStoredIndex(dir: string, manifest: IndexManifest, data: Float32Array)
 /** Opens an index read-only, checking every vector file's checksum (E_INDEX_CORRUPT) and, if given, the fingerprint. */
 export function openIndex(dir: string, opts: OpenOptions = {}): StoredIndex {
   const manifest = readManifest(dir);
+  if (!manifest && isFile(dir)) throw new CbirError("E_NOT_AN_INDEX", `'${dir}' is a file, not an index folder.`, { file: dir, fix: "give the index folder (or the image folder that holds one)." });
   if (!manifest)
     throw new CbirError("E_NO_FOLDER", `'${dir}' holds no index (no ${path.basename(manifestPath(dir))}).`, { file: dir, fix: "build one with `cbir index <images> --out <dir>`." });
   if (opts.fingerprint) assertSameFingerprint(opts.fingerprint, manifest.fingerprint, manifestPath(dir));
@@ -96,6 +97,14 @@ export function openIndex(dir: string, opts: OpenOptions = {}): StoredIndex {
     off += seg.rows * manifest.dim;
   }
   return toStoredIndex(dir, manifest, data);
+}
+
+function isFile(p: string): boolean {
+  try {
+    return !fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 export type ExtractFn = (items: ImageItem[]) => Promise<{ features: FeatureMatrix; skipped: SkippedFile[] }>;
