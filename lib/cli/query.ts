@@ -4,6 +4,7 @@ import * as path from "node:path";
 import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
 import { expectOneOf } from "../errors";
+import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { defaultIndexDir, queryIndex } from "../store/folder";
 import { MANIFEST_FILE } from "../store/manifest";
@@ -41,6 +42,7 @@ export function register(program: Command): void {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     // a file is passed as it is, so the error names what was typed
     const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) || (fs.existsSync(index) && !fs.statSync(index).isDirectory()) ? index : defaultIndexDir(index);
+    if (opts.figures !== false) checkOutputDir(String(opts.out)); // `--out /` is refused, not only what goes under it
     const k = Number(opts.k);
     const res = await queryIndex(dir, images, {
       k,
