@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CbirError } from "../errors";
-import { checkOutputDir, writeError, writeFileAtomicSync } from "../fsutil";
+import { checkOutputDir, isTmpFileOf, writeError, writeFileAtomicSync } from "../fsutil";
 import { reporterOf, type Reporter } from "../report";
 import { MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, readManifest } from "./manifest";
 
@@ -44,7 +44,7 @@ export function checkIndexDir(dir: string): IndexDirState {
     if (!(marker.version <= MANIFEST_VERSION))
       throw new CbirError("E_INDEX_CORRUPT", `index format version ${marker.version} is newer than this toolkit reads (${MANIFEST_VERSION}).`, { file: abs, fix: "update the toolkit, or give another folder." });
     state = "marked";
-  } else if (entries.length === 0) state = "new";
+  } else if (entries.every((f) => isTmpFileOf(f, /^cbir-index\.json$/))) state = "new"; // or its marker is being written by a run started at the same instant
   else if (entries.includes(MANIFEST_FILE) && isLegacyIndex(abs)) state = "legacy";
   else throw notAnIndex(abs, `is not empty and holds no ${MARKER_FILE}`);
   checkOutputDir(abs, "index folder");
