@@ -20,8 +20,12 @@ import { acquireLock } from "./lock";
 import { JOURNAL_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, SEGMENT_PATTERN, manifestPath, manifestText, readManifest, type IndexManifest, type Segment, type StoredItem, type StoredSkip } from "./manifest";
 import { claimIndexDir } from "./marker";
 
-/** Base names of the files the index writes atomically: their temporary files are the only `.tmp` files it deletes. */
-const OWN_FILES = /^(manifest\.json|cbir-index\.json|segments\.journal|vectors-\d{6,}\.f32)$/;
+/**
+ * Base names of the files the index writes atomically under its lock: their temporary files are the only
+ * `.tmp` files it deletes. Not the marker's: a first run started at the same instant writes it before
+ * taking the lock.
+ */
+const OWN_FILES = /^(manifest\.json|segments\.journal|vectors-\d{6,}\.f32)$/;
 
 export interface StoredIndex {
   dir: string;
