@@ -17,6 +17,9 @@ export const ERROR_CODES = [
   "E_FINGERPRINT_MISMATCH", // vectors from different pipelines would be mixed
   "E_INDEX_CORRUPT", // index or cache file fails its checksum
   "E_LOCKED", // another live process holds the index lock
+  "E_DISK_FULL", // a write was refused by the disk: full or over quota (ENOSPC, EDQUOT, EFBIG) or failing (EIO); nothing stored was changed
+  "E_NOT_WRITABLE", // an output path cannot be written: a file where a folder is needed, read-only, no permission, or `/`
+  "E_NOT_AN_INDEX", // a non-empty folder given as an index holds no index marker: refused so user files are never touched
   "E_NETWORK", // download needed but not possible
   "E_STRICT", // --strict and some files were skipped
 ] as const;

@@ -105,8 +105,8 @@ for (const signal of ["SIGINT", "SIGKILL"] as const) {
       assert.ok(v.every((x, i) => Math.abs(x - got[i]) <= 1e-6), `${name}: same vector as the uninterrupted run`);
     }
     const left = fs.readdirSync(idx).sort();
-    assert.equal(left.length, 2, `only the manifest and one compacted vector file remain: ${left}`);
-    assert.ok(left.includes("manifest.json") && left.some((f) => /^vectors-\d+\.f32$/.test(f)));
+    assert.equal(left.length, 4, `only the marker, the manifest, the segment journal and one compacted vector file remain: ${left}`);
+    assert.ok(left.includes("manifest.json") && left.includes("cbir-index.json") && left.includes("segments.journal") && left.some((f) => /^vectors-\d+\.f32$/.test(f)));
   });
 }
 

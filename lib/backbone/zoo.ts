@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CbirError } from "../errors";
+import { writeFileCheckedSync } from "../fsutil";
 import { reporterOf, type Reporter } from "../report";
 import type { BackboneDefaults, ModelSource } from "./source";
 import { fetchBytes, fileSource, parseModelJson } from "./tfjs-file";
@@ -69,10 +70,10 @@ export async function downloadZooModel(name: ZooModelName, reporter?: Reporter):
       const bytes = await fetchBytes(new URL(shards[i], entry.url).toString());
       const target = path.join(tmp, shards[i]);
       fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, bytes);
+      writeFileCheckedSync(target, bytes);
       rep.progress("download", i + 1, shards.length, shards[i]);
     }
-    fs.writeFileSync(path.join(tmp, "model.json"), jsonBytes); // last: its presence marks a complete folder
+    writeFileCheckedSync(path.join(tmp, "model.json"), jsonBytes); // last: its presence marks a complete folder
     try {
       fs.renameSync(tmp, dest);
     } catch (e) {

@@ -5,7 +5,7 @@ import type { PipelineConfig } from "../config";
 import { invalidOption } from "../errors";
 import { evaluateFolder } from "../evaluate/folder";
 import { formatEvaluation, formatPerClass } from "../evaluate/evaluate";
-import { writeFileAtomic } from "../fsutil";
+import { checkOutputFile, writeFileAtomic } from "../fsutil";
 import { addPipelineOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP } from "./options";
 import { readableName } from "../prepare/names";
 import { cliReporter, EXIT, formatSkipped, printable, setExitCode } from "./output";
@@ -29,6 +29,7 @@ export function register(program: Command): void {
   ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     const config = configFromOptions(opts);
+    if (typeof opts.json === "string") checkOutputFile(opts.json, "--json file");
     const res = await evaluateFolder(folder, config, {
       k: cutoffs(config.k, opts.at),
       metric: opts.metric as PipelineConfig["metric"],

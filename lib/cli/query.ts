@@ -4,6 +4,7 @@ import * as path from "node:path";
 import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
 import { expectOneOf } from "../errors";
+import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { readableName } from "../prepare/names";
 import { defaultIndexDir, queryIndex } from "../store/folder";
@@ -40,7 +41,9 @@ export function register(program: Command): void {
       .option("--layout <layout>", `recommendation figure: ${RECOMMENDATION_LAYOUTS.join(" | ")} (grid: query above its hits; row: "Rank #1..#k" on one line)`, "grid"),
   ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
-    const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) ? index : defaultIndexDir(index);
+    // a file is passed as it is, so the error names what was typed
+    const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) || (fs.existsSync(index) && !fs.statSync(index).isDirectory()) ? index : defaultIndexDir(index);
+    if (opts.figures !== false) checkOutputDir(String(opts.out)); // `--out /` is refused, not only what goes under it
     const k = Number(opts.k);
     const res = await queryIndex(dir, images, {
       k,

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
 import { evaluate, type Evaluation } from "../evaluate/index";
-import { writeFileAtomic } from "../fsutil";
+import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import type { Fingerprint } from "../fingerprint";
 import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsneAsync, writePng } from "../plot/index";
 import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
@@ -42,6 +42,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   const c = resolveConfig(config);
   const rep = reporterOf(reporter);
   const t0 = performance.now();
+  checkOutputDir(c.outDir); // before the long extraction: a file, `/` or a read-only folder fails at once
   rep.log(`Reading images from '${folder}' directory...`);
   const scan = scanFolder(folder, scanOptions);
   for (const s of scan.skipped) rep.warn(`skipped ${s.reason}`, s.path);

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
 import { CbirError, expectOneOf, isCbirError } from "../errors";
-import { writeFileAtomic } from "../fsutil";
+import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
 import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
@@ -16,6 +16,7 @@ import type { Metric } from "../rank/metrics";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { buildOrUpdateIndex, openIndex, type BuildResult, type StoredIndex } from "./index-store";
+import { checkIndexDir } from "./marker";
 import { openPipeline } from "./pipeline";
 
 export interface IndexFolderOptions {
@@ -37,6 +38,7 @@ export async function indexFolder(folder: string, config: Partial<PipelineConfig
   const scan = scanFolder(folder, opts.scan);
   for (const s of scan.skipped) reporterOf(opts.reporter).warn(`skipped ${s.reason}`, s.path);
   const dir = path.resolve(opts.indexDir ?? defaultIndexDir(folder));
+  checkIndexDir(dir); // before the model loads: a folder of other files, or one that cannot be written, fails at once
   const pipeline = await openPipeline(config, { reporter: opts.reporter });
   try {
     const res = await buildOrUpdateIndex(scan.items, (items) => pipeline.extract(items), {
@@ -122,6 +124,7 @@ export function queryLabel(image: string, known: ReadonlySet<string>): string | 
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
   const rep = reporterOf(opts.reporter);
   const index = openIndex(indexDir);
+  if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
   const recorded = (index.manifest.config ?? {}) as Partial<PipelineConfig>;
   const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
   // options checked before any image is read or the model loaded
@@ -168,7 +171,8 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
         await writeFileAtomic(file, png);
         figures.push(file);
       } catch (e) {
-        if (!isCbirError(e)) throw e;
+        // a disk that refuses writes refuses every figure: one error, not a warning per query
+        if (!isCbirError(e) || e.code === "E_DISK_FULL" || e.code === "E_NOT_WRITABLE") throw e;
         rep.warn(`no figure for ${r.query}: ${e.message}`);
       }
     }

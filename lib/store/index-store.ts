@@ -11,14 +11,22 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CbirError, invalidOption, isCbirError } from "../errors";
 import { assertSameFingerprint, diffFingerprints, sha256, type Fingerprint } from "../fingerprint";
-import { writeFileAtomicSync } from "../fsutil";
+import { isTmpFileOf, writeFileAtomicSync } from "../fsutil";
 import { DEFAULT_MAX_BYTES } from "../prepare/decode";
 import { fsPath } from "../prepare/names";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type PostStep } from "../reduce/postprocess";
 import { acquireLock } from "./lock";
-import { MANIFEST_FORMAT, MANIFEST_VERSION, SEGMENT_PATTERN, manifestPath, manifestText, readManifest, type IndexManifest, type Segment, type StoredItem, type StoredSkip } from "./manifest";
+import { JOURNAL_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, SEGMENT_PATTERN, manifestPath, manifestText, readManifest, type IndexManifest, type Segment, type StoredItem, type StoredSkip } from "./manifest";
+import { claimIndexDir } from "./marker";
+
+/**
+ * Base names of the files the index writes atomically under its lock: their temporary files are the only
+ * `.tmp` files it deletes. Not the marker's: a first run started at the same instant writes it before
+ * taking the lock.
+ */
+const OWN_FILES = /^(manifest\.json|segments\.journal|vectors-\d{6,}\.f32)$/;
 
 export interface StoredIndex {
   dir: string;
@@ -83,6 +91,7 @@ function toStoredIndex(dir: string, manifest: IndexManifest, data: Float32Array)
 /** Opens an index read-only, checking every vector file's checksum (E_INDEX_CORRUPT) and, if given, the fingerprint. */
 export function openIndex(dir: string, opts: OpenOptions = {}): StoredIndex {
   const manifest = readManifest(dir);
+  if (!manifest && isFile(dir)) throw new CbirError("E_NOT_AN_INDEX", `'${dir}' is a file, not an index folder.`, { file: dir, fix: "give the index folder (or the image folder that holds one)." });
   if (!manifest)
     throw new CbirError("E_NO_FOLDER", `'${dir}' holds no index (no ${path.basename(manifestPath(dir))}).`, { file: dir, fix: `build one with \`cbir index <images>\` (it writes <images>/.cbir-index), or \`cbir index <images> --index ${dir}\`.` });
   if (opts.fingerprint) assertSameFingerprint(opts.fingerprint, manifest.fingerprint, manifestPath(dir));
@@ -93,6 +102,14 @@ export function openIndex(dir: string, opts: OpenOptions = {}): StoredIndex {
     off += seg.rows * manifest.dim;
   }
   return toStoredIndex(dir, manifest, data);
+}
+
+function isFile(p: string): boolean {
+  try {
+    return !fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 export type ExtractFn = (items: ImageItem[]) => Promise<{ features: FeatureMatrix; skipped: SkippedFile[] }>;
@@ -141,6 +158,15 @@ function fileHash(file: string): string {
   return h.digest("hex");
 }
 
+/** The segment files a journal records (only names of the index's own pattern: nothing else is ever deleted). */
+function readJournal(dir: string): string[] {
+  try {
+    return fs.readFileSync(path.join(dir, JOURNAL_FILE), "utf8").split("\n").filter((f) => SEGMENT_PATTERN.test(f));
+  } catch {
+    return []; // none yet (or unreadable: the segments the manifests name are still known)
+  }
+}
+
 class Writer {
   manifest: IndexManifest;
   /** Row vectors of the manifest's items, by name. */
@@ -152,28 +178,33 @@ class Writer {
     fingerprint: Fingerprint,
     dim: number,
     root: string | undefined,
+    /** Segment files this index created and has not deleted (journal and manifests): the only ones clean-up removes. */
+    private readonly recorded: Set<string>,
   ) {
     const now = new Date().toISOString();
     this.manifest = { format: MANIFEST_FORMAT, version: MANIFEST_VERSION, fingerprint, dim, root, items: [], segments: [], skipped: [], createdAt: now, updatedAt: now };
   }
 
-  nextSegmentName(): string {
+  /** A fresh segment name, recorded in the journal before the file exists. */
+  newSegment(): string {
     const used = new Set(fs.readdirSync(this.dir));
     let name: string;
     do name = `vectors-${String(++this.seq).padStart(6, "0")}.f32`;
-    while (used.has(name));
+    while (used.has(name) || this.recorded.has(name));
+    this.recorded.add(name);
+    writeFileAtomicSync(path.join(this.dir, JOURNAL_FILE), [...this.recorded].join("\n") + "\n");
     return name;
   }
 
   /** Writes rows as a new segment and commits the manifest that names it. */
   appendSegment(items: StoredItem[], data: Float32Array): void {
     if (items.length === 0) return;
-    const file = this.nextSegmentName();
+    const file = this.newSegment();
     writeFileAtomicSync(path.join(this.dir, file), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     this.manifest.segments.push({ file, rows: items.length, sha256: sha256(data) });
     this.manifest.items.push(...items);
     items.forEach((it, i) => this.vectors.set(it.name, data.subarray(i * this.manifest.dim, (i + 1) * this.manifest.dim)));
-    this.commit();
+    this.commit(file);
   }
 
   /** Rewrites all rows, in `order`, as one segment (drops removed rows, orders rows like the folder). */
@@ -181,24 +212,49 @@ class Writer {
     const dim = this.manifest.dim;
     const data = new Float32Array(order.length * dim);
     order.forEach((it, i) => data.set(this.vectors.get(it.name)!, i * dim));
-    const file = this.nextSegmentName();
-    if (order.length) writeFileAtomicSync(path.join(this.dir, file), new Uint8Array(data.buffer));
-    this.manifest.segments = order.length ? [{ file, rows: order.length, sha256: sha256(data) }] : [];
+    const file = order.length ? this.newSegment() : undefined;
+    if (file) writeFileAtomicSync(path.join(this.dir, file), new Uint8Array(data.buffer));
+    this.manifest.segments = file ? [{ file, rows: order.length, sha256: sha256(data) }] : [];
     this.manifest.items = order;
     this.vectors = new Map(order.map((it, i) => [it.name, data.subarray(i * dim, (i + 1) * dim)] as const));
-    this.commit();
+    this.commit(file);
   }
 
-  commit(): void {
+  /** Replaces the manifest; when that fails, the segment just written for it is removed and the previous manifest stands. */
+  commit(newSegment?: string): void {
     this.manifest.updatedAt = new Date().toISOString();
-    writeFileAtomicSync(manifestPath(this.dir), manifestText(this.manifest));
+    try {
+      writeFileAtomicSync(manifestPath(this.dir), manifestText(this.manifest));
+    } catch (e) {
+      if (newSegment) this.remove(newSegment);
+      throw e;
+    }
     this.removeOrphans();
   }
 
-  /** Deletes segment files the manifest does not name (left by a killed run or replaced by compaction). */
+  /**
+   * Deletes the recorded segments the manifest no longer names (replaced by compaction, or left by a killed
+   * run) and the index's own temporary files. Best effort: what stays is retried by the next run.
+   */
   removeOrphans(): void {
     const named = new Set(this.manifest.segments.map((s) => s.file));
-    for (const f of fs.readdirSync(this.dir)) if ((SEGMENT_PATTERN.test(f) && !named.has(f)) || f.endsWith(".tmp")) fs.rmSync(path.join(this.dir, f), { force: true });
+    for (const f of [...this.recorded]) if (!named.has(f)) this.remove(f);
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      // nothing to tidy that can be listed
+    }
+    for (const f of names) if (isTmpFileOf(f, OWN_FILES)) this.remove(f);
+  }
+
+  private remove(file: string): void {
+    try {
+      fs.rmSync(path.join(this.dir, file), { force: true });
+      this.recorded.delete(file);
+    } catch {
+      // kept in the journal: the next run tries again
+    }
   }
 }
 
@@ -216,6 +272,7 @@ export async function buildOrUpdateIndex(items: ImageItem[], extractFn: ExtractF
     if (names.has(it.name)) throw invalidOption("items", "unique names", it.name);
     names.add(it.name);
   }
+  claimIndexDir(opts.dir, opts.reporter); // refuses a folder of other files before anything is written to it
   const lock = acquireLock(opts.dir, opts.reporter);
   try {
     return await update(items, extractFn, opts, batchSize, rep);
@@ -233,6 +290,7 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
     if (!isCbirError(e) || e.code !== "E_INDEX_CORRUPT") throw e;
     rep.warn(`${e.message} Rebuilding the index.`, manifestPath(dir));
   }
+  const recorded = new Set([...readJournal(dir), ...(old?.segments ?? []).map((s) => s.file).filter((f) => SEGMENT_PATTERN.test(f))]);
   if (old && old.fingerprint.id !== opts.fingerprint.id) {
     if (!opts.rebuild) assertSameFingerprint(old.fingerprint, opts.fingerprint, manifestPath(dir));
     rep.info(`rebuilding: the index was made by another pipeline (${diffFingerprints(old.fingerprint, opts.fingerprint).join("; ")}).`, manifestPath(dir));
@@ -338,7 +396,7 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
   let writer: Writer | undefined;
   const ensureWriter = (d: number) => {
     if (writer) return writer;
-    writer = new Writer(dir, opts.fingerprint, d, opts.root);
+    writer = new Writer(dir, opts.fingerprint, d, opts.root, recorded);
     if (old) writer.manifest.createdAt = old.createdAt;
     writer.manifest.skipped = stillSkipped;
     if (old?.post) writer.manifest.post = old.post;

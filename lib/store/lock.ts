@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CbirError } from "../errors";
+import { writeError, writeFileCheckedSync } from "../fsutil";
 import { reporterOf, type Reporter } from "../report";
 
 export const LOCK_FILE = "index.lock";
@@ -55,28 +56,32 @@ function sameLock(a: LockInfo | undefined, b: LockInfo | undefined): boolean {
 function createExclusive(file: string, text: string): boolean {
   const own = `${file}.${process.pid}.new`;
   try {
-    fs.writeFileSync(own, text);
+    writeFileCheckedSync(own, text);
     fs.linkSync(own, file);
     return true;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return false;
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw e;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw writeError(e, file);
   } finally {
     fs.rmSync(own, { force: true });
   }
   try {
-    fs.writeFileSync(file, text, { flag: "wx" });
+    writeFileCheckedSync(file, text, { exclusive: true });
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
+    throw writeError(e, file);
   }
 }
 
 export function acquireLock(dir: string, reporter?: Reporter): IndexLock {
   const rep = reporterOf(reporter);
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw writeError(e, path.join(dir, LOCK_FILE));
+  }
   const file = path.join(dir, LOCK_FILE);
   const mine: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {

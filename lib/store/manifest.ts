@@ -1,12 +1,17 @@
 /**
  * The on-disk layout of an index folder:
+ *   cbir-index.json      the marker (marker.ts): written first; a non-empty folder without it is never written
  *   manifest.json        what is in the index (below), rewritten atomically after every committed batch,
- *                        ending with the sha256 of everything before it (a damaged or edited manifest is refused)
+ *                        ending with the sha256 of everything before it (a damaged, edited or checksum-less
+ *                        manifest is refused)
  *   vectors-<n>.f32      row-major float32 segments; each batch of new images is one segment, and a finished
  *                        run compacts them into a single file; every segment has its sha256 in the manifest
+ *   segments.journal     every segment file the index has created and not yet deleted, rewritten before each
+ *                        new one is written, so a segment left by a killed run is still known to be the index's
  *   index.lock           the current writer (lock.ts)
  * A run killed between two commits leaves the last manifest and the segments it names: the next run
- * resumes from there, deleting any segment the manifest does not name.
+ * resumes from there, deleting the segments the journal or an earlier manifest recorded that the manifest
+ * no longer names, and its own temporary files (by their exact name pattern), never any other file.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -18,6 +23,7 @@ export const MANIFEST_FILE = "manifest.json";
 export const MANIFEST_FORMAT = "cbir-index";
 export const MANIFEST_VERSION = 1;
 export const SEGMENT_PATTERN = /^vectors-(\d+)\.f32$/;
+export const JOURNAL_FILE = "segments.journal";
 
 export interface StoredItem {
   /** Path relative to the database root (the id). */
@@ -62,7 +68,7 @@ export interface IndexManifest {
   config?: Record<string, string | number | boolean>;
   createdAt: string;
   updatedAt: string;
-  /** sha256 of the manifest's JSON without this field (absent in manifests written before it existed). */
+  /** sha256 of the manifest's JSON without this field; a manifest without it is refused as damaged. */
   checksum?: string;
 }
 
@@ -83,7 +89,8 @@ export function readManifest(dir: string): IndexManifest | undefined {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    // ENOTDIR: the "folder" is a file, so it holds no index either
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
     throw e;
   }
   let m: IndexManifest;
@@ -94,7 +101,9 @@ export function readManifest(dir: string): IndexManifest | undefined {
   }
   // JSON.parse keeps the key order and JSON numbers round-trip, so the body re-serialises to the hashed text
   const { checksum, ...body } = (m ?? {}) as IndexManifest;
-  if (checksum !== undefined && checksum !== sha256(JSON.stringify(body)))
+  if (checksum === undefined)
+    throw new CbirError("E_INDEX_CORRUPT", "index manifest has no checksum (damaged, or written before checksums existed).", { file, fix: "run `cbir index` again: it is rebuilt." });
+  if (checksum !== sha256(JSON.stringify(body)))
     throw new CbirError("E_INDEX_CORRUPT", "index manifest fails its checksum (damaged or edited on disk).", { file, fix: "run `cbir index` again: it is rebuilt." });
   const rows = Array.isArray(m?.segments) ? m.segments.reduce((s, g) => s + g.rows, 0) : -1;
   if (m?.format !== MANIFEST_FORMAT || !Array.isArray(m.items) || rows !== m.items.length || !m.fingerprint?.id || !(m.dim >= 1))

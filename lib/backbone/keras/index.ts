@@ -14,6 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { CbirError, invalidOption } from "../../errors";
+import { writeFileAtomicSync } from "../../fsutil";
 import { reporterOf, type Reporter } from "../../report";
 import type { ResolvedModel } from "../resolve";
 import type { BackboneDefaults } from "../source";
@@ -96,14 +97,7 @@ export function kerasCacheDir(): string {
 async function downloadTo(url: string, dest: string, reporter?: Reporter): Promise<void> {
   reporterOf(reporter).info(`downloading ${url} into ${dest}`);
   const bytes = await fetchBytes(url);
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.download-${process.pid}`;
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, dest);
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
+  writeFileAtomicSync(dest, bytes); // every byte checked; a full disk is one E_DISK_FULL error
 }
 
 /** The local .h5 to read for `arch`: from the Keras cache, downloaded when needed and allowed. */
