@@ -16,6 +16,8 @@ export interface PipelineConfig {
   /** Cut layer; "" means the backbone's documented default. */
   layer: string;
   pooling: Pooling;
+  /** GeM exponent when `pooling` is "gem" (1 = average, larger leans towards the maximum); in the fingerprint. */
+  gemP: number;
   metric: PipelineMetric;
   /** Neighbours per query. */
   k: number;
@@ -50,14 +52,15 @@ export interface PipelineConfig {
  * backbones bundled in the nsfwjs package (see README "Choosing a backbone" for the numbers).
  */
 export const DEFAULT_CONFIG: Readonly<PipelineConfig> = Object.freeze({
-  model: "nsfwjs/mobilenet_v2",
-  layer: "block_13_expand_relu",
-  pooling: "gap",
+  model: "mobilenet_v1_0.75_224",
+  layer: "conv_pw_13_relu",
+  pooling: "gem",
+  gemP: 3,
   metric: "cosine",
   k: 5,
   center: true,
-  histogramWeight: 0.5,
-  whiten: 32,
+  histogramWeight: 0.25,
+  whiten: 0,
   queryExpansion: 10,
   runtime: "onnx",
   outDir: "output_new",
@@ -78,6 +81,7 @@ export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineCo
   if (typeof c.model !== "string" || c.model === "") throw invalidOption("model", "non-empty string", c.model);
   if (typeof c.layer !== "string") throw invalidOption("layer", "string", c.layer);
   expectOneOf("pooling", c.pooling, POOLINGS);
+  if (typeof c.gemP !== "number" || !Number.isFinite(c.gemP) || c.gemP < 1) throw invalidOption("gemP", "number >= 1", c.gemP);
   expectOneOf("metric", c.metric, PIPELINE_METRICS);
   expectOneOf("runtime", c.runtime, RUNTIMES);
   if (!Number.isInteger(c.k) || c.k < 1) throw invalidOption("k", "positive integer", c.k);

@@ -48,6 +48,15 @@ export function zooCacheDir(): string {
   return env ? path.resolve(env) : path.join(os.homedir(), ".cache", "cbir", "models");
 }
 
+/**
+ * The copy shipped in the repository's `models/` folder (Apache-2.0, see models/README.md), when there is
+ * one: such a name is loaded from there, never from the cache or the network.
+ */
+export function bundledZooDir(name: ZooModelName): string | undefined {
+  const dir = path.resolve(__dirname, "..", "..", "models", name);
+  return fs.existsSync(path.join(dir, "model.json")) ? dir : undefined;
+}
+
 /** Where a zoo model lives once downloaded. */
 export function zooModelDir(name: ZooModelName): string {
   return path.join(zooCacheDir(), name);
@@ -97,6 +106,8 @@ export interface ZooOptions {
 export async function zooSource(name: string, options: ZooOptions = {}): Promise<ModelSource> {
   const key = (name.startsWith("zoo/") ? name.slice(4) : name) as ZooModelName;
   const entry = ZOO[key];
+  const bundled = bundledZooDir(key);
+  if (bundled) return fileSource(bundled, entry.defaults, `zoo:${key}`);
   let dir = zooModelDir(key);
   if (!fs.existsSync(path.join(dir, "model.json"))) {
     if (options.offline)
