@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   "E_INDEX_CORRUPT", // index or cache file fails its checksum
   "E_LOCKED", // another live process holds the index lock
   "E_NETWORK", // download needed but not possible
+  "E_DOWNLOAD_CHECK", // a downloaded file fails its published size or hash (and was deleted)
   "E_STRICT", // --strict and some files were skipped
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

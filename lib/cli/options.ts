@@ -23,6 +23,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .addOption(new Option("--runtime <name>", "inference runtime").choices([...RUNTIMES]).default(DEFAULT_CONFIG.runtime))
     .option("--batch-size <n>", "images per inference batch (0 = automatic)", "0")
     .option("--out <dir>", "output folder for figures and reports", DEFAULT_CONFIG.outDir)
+    .option("--offline", "never download: zoo models and Keras weights must already be cached (same as CBIR_OFFLINE=1)")
     .option("--strict", "exit with code 3 when any file was skipped")
     .option("-q, --quiet", "print only errors and notices");
 }
