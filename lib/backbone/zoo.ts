@@ -4,7 +4,9 @@
  *
  * Cache: `$CBIR_CACHE_DIR` when set, else `~/.cache/cbir/models`; layout `<cache>/<name>/model.json` plus
  * its weight files. A download goes to a temporary folder beside it, renamed into place only when every
- * file is complete, so an interrupted download never leaves a half model behind.
+ * file is complete, so an interrupted download never leaves a half model behind (lib/backbone/download.ts:
+ * each file checked against the manifest, `CBIR_MODEL_BASE_URL`, `CBIR_OFFLINE`). A name shipped in the
+ * repository's `models/` (mobilenet_v1_0.75_224, the default backbone) is read from there instead.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -4,7 +4,8 @@
  *
  * Weights, by `options.weights`:
  * - "imagenet" (default): the file Keras caches under `~/.keras/models` (or `$KERAS_HOME/models`) is reused
- *   when present, otherwise downloaded there from Keras's URL (temp file, then rename), unless `offline`;
+ *   when present, otherwise downloaded there from Keras's URL (lib/backbone/download.ts: temp file, checked
+ *   against Keras's published MD5 `file_hash` where there is one, then renamed), unless `offline`;
  * - "random": seeded random weights (`seed`, default 0), for shape tests and benchmarks without any file;
  * - a path or URL of a Keras .h5 file.
  * The file without the top is used unless the cut layer is in the top (fc1, fc2, predictions...).
