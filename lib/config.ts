@@ -48,14 +48,14 @@ export interface PipelineConfig {
 }
 
 /**
- * The default offline pipeline: the best one measured on data other than the steakhouse set among the
- * backbones bundled in the nsfwjs package (see README "Choosing a backbone" for the numbers).
+ * The default offline pipeline: the bundled ImageNet MobileNet v1 0.75 with every setting chosen by
+ * `npm run bench -- quality` on the first half of each food7 class only (see bench/choose-default.md).
  */
 export const DEFAULT_CONFIG: Readonly<PipelineConfig> = Object.freeze({
   model: "mobilenet_v1_0.75_224",
   layer: "conv_pw_13_relu",
   pooling: "gem",
-  gemP: 3,
+  gemP: 2,
   metric: "cosine",
   k: 5,
   center: true,
