@@ -16,6 +16,8 @@ export interface PipelineConfig {
   /** Cut layer; "" means the backbone's documented default. */
   layer: string;
   pooling: Pooling;
+  /** GeM exponent when `pooling` is "gem" (1 = average, larger leans towards the maximum); in the fingerprint. */
+  gemP: number;
   metric: PipelineMetric;
   /** Neighbours per query. */
   k: number;
@@ -46,18 +48,19 @@ export interface PipelineConfig {
 }
 
 /**
- * The default offline pipeline: the best one measured on data other than the steakhouse set among the
- * backbones bundled in the nsfwjs package (see README "Choosing a backbone" for the numbers).
+ * The default offline pipeline: the bundled ImageNet MobileNet v1 0.75 with every setting chosen by
+ * `npm run bench -- quality` on the first half of each food7 class only (see bench/choose-default.md).
  */
 export const DEFAULT_CONFIG: Readonly<PipelineConfig> = Object.freeze({
-  model: "nsfwjs/mobilenet_v2",
-  layer: "block_13_expand_relu",
-  pooling: "gap",
+  model: "mobilenet_v1_0.75_224",
+  layer: "conv_pw_13_relu",
+  pooling: "gem",
+  gemP: 2,
   metric: "cosine",
   k: 5,
   center: true,
-  histogramWeight: 0.5,
-  whiten: 32,
+  histogramWeight: 0.25,
+  whiten: 0,
   queryExpansion: 10,
   runtime: "onnx",
   outDir: "output_new",
@@ -88,6 +91,7 @@ export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineCo
   if (typeof c.model !== "string" || c.model === "") throw invalidOption("model", "non-empty string", c.model);
   if (typeof c.layer !== "string") throw invalidOption("layer", "string", c.layer);
   expectOneOf("pooling", c.pooling, POOLINGS);
+  if (typeof c.gemP !== "number" || !Number.isFinite(c.gemP) || c.gemP < 1) throw invalidOption("gemP", "number >= 1", c.gemP);
   expectOneOf("metric", c.metric, PIPELINE_METRICS);
   expectOneOf("runtime", c.runtime, RUNTIMES);
   // bounded so that a typo (1e9, Infinity) is refused here, before any image is read or a model loaded

@@ -14,11 +14,15 @@ const skip = fs.existsSync(modelDir) && fs.existsSync(burger) ? false : "../shar
 const made: string[] = [];
 after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-/** A temporary cache pre-seeded with the shared copy of the zoo model: nothing is downloaded. */
-function seededCache(): string {
+/**
+ * A temporary cache pre-seeded with the shared copy of the model under `name`: nothing is downloaded.
+ * mobilenet_v1_0.75_224 itself is read from the repository's models/ and never from the cache, so cache
+ * tests seed another width's folder with it (the loader does not care which width the files are).
+ */
+function seededCache(name = "mobilenet_v1_0.75_224"): string {
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-zoo-"));
   made.push(cache);
-  fs.cpSync(modelDir, path.join(cache, "mobilenet_v1_0.75_224"), { recursive: true });
+  fs.cpSync(modelDir, path.join(cache, name), { recursive: true });
   return cache;
 }
 
@@ -46,7 +50,7 @@ test("a zoo model missing from the cache is E_NETWORK when downloads are off", a
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-zoo-empty-"));
   made.push(empty);
   await withCache(empty, async () => {
-    await assert.rejects(loadBackbone("mobilenet_v1_0.75_224", { offline: true }), (e: Error & { code?: string }) => e.code === "E_NETWORK");
+    await assert.rejects(loadBackbone("mobilenet_v1_0.50_224", { offline: true }), (e: Error & { code?: string }) => e.code === "E_NETWORK");
   });
 });
 
@@ -75,10 +79,10 @@ test("the zoo MobileNet v1 classifies the burger query as ImageNet class 933 (ch
 });
 
 test("a damaged cache names the file", { skip }, async () => {
-  const cache = seededCache();
-  const shard = path.join(cache, "mobilenet_v1_0.75_224", "group1-shard1of1");
+  const cache = seededCache("mobilenet_v1_0.50_224");
+  const shard = path.join(cache, "mobilenet_v1_0.50_224", "group1-shard1of1");
   fs.rmSync(shard);
   await withCache(cache, async () => {
-    await assert.rejects(loadBackbone("mobilenet_v1_0.75_224", { offline: true }), (e: Error & { code?: string; file?: string }) => e.code === "E_MODEL_FILE" && e.file === shard);
+    await assert.rejects(loadBackbone("mobilenet_v1_0.50_224", { offline: true }), (e: Error & { code?: string; file?: string }) => e.code === "E_MODEL_FILE" && e.file === shard);
   });
 });

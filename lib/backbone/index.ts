@@ -7,7 +7,8 @@ export type { BackboneMeta } from "./tfjs-backbone";
 export { resolveModel, knownModelNames, type ResolveOptions, type ResolvedModel } from "./resolve";
 export type { BackboneDefaults } from "./source";
 export { NSFWJS_MODELS, type NsfwjsModelName } from "./nsfwjs";
-export { ZOO, ZOO_MODELS, zooCacheDir, zooModelDir, downloadZooModel, type ZooEntry, type ZooModelName } from "./zoo";
+export { BASE_URL_ENV, OFFLINE_ENV, downloadFile, downloadsDisabled, modelUrl, type ExpectedFile } from "./download";
+export { ZOO, ZOO_MODELS, zooCacheDir, zooModelDir, bundledZooDir, downloadZooModel, type ZooEntry, type ZooModelName } from "./zoo";
 export {
   KERAS_MODELS,
   KERAS_INFO,

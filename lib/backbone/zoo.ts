@@ -4,7 +4,9 @@
  *
  * Cache: `$CBIR_CACHE_DIR` when set, else `~/.cache/cbir/models`; layout `<cache>/<name>/model.json` plus
  * its weight files. A download goes to a temporary folder beside it, renamed into place only when every
- * file is complete, so an interrupted download never leaves a half model behind.
+ * file is complete, so an interrupted download never leaves a half model behind (lib/backbone/download.ts:
+ * each file checked against the manifest, `CBIR_MODEL_BASE_URL`, `CBIR_OFFLINE`). A name shipped in the
+ * repository's `models/` (mobilenet_v1_0.75_224, the default backbone) is read from there instead.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -13,8 +15,9 @@ import { CbirError } from "../errors";
 import { writeFileCheckedSync } from "../fsutil";
 import { reporterOf, type Reporter } from "../report";
 import type { BackboneDefaults, ModelSource } from "./source";
-import { fetchBytes, fileSource, parseModelJson } from "./tfjs-file";
-import { parseManifest } from "./weights";
+import { downloadFile, downloadsDisabled, modelUrl, OFFLINE_ENV } from "./download";
+import { fileSource, parseModelJson } from "./tfjs-file";
+import { parseManifest, weightByteLength } from "./weights";
 
 export interface ZooEntry {
   url: string;
@@ -49,29 +52,55 @@ export function zooCacheDir(): string {
   return env ? path.resolve(env) : path.join(os.homedir(), ".cache", "cbir", "models");
 }
 
+/**
+ * The copy shipped in the repository's `models/` folder (Apache-2.0, see models/README.md), when there is
+ * one: such a name is loaded from there, never from the cache or the network.
+ */
+export function bundledZooDir(name: ZooModelName): string | undefined {
+  const dir = path.resolve(__dirname, "..", "..", "models", name);
+  return fs.existsSync(path.join(dir, "model.json")) ? dir : undefined;
+}
+
 /** Where a zoo model lives once downloaded. */
 export function zooModelDir(name: ZooModelName): string {
   return path.join(zooCacheDir(), name);
 }
 
-/** Downloads model.json and every weight file into a temporary folder, then renames it into place. */
-export async function downloadZooModel(name: ZooModelName, reporter?: Reporter): Promise<string> {
+/** Bytes each path of a manifest holds: exact for one-file groups; a split group is checked as a whole. */
+function expectedShardSizes(json: Record<string, unknown>, file: string): { paths: string[]; size: number }[] {
+  return parseManifest(json.weightsManifest, file).map((g) => ({ paths: g.paths, size: g.weights.reduce((a, w) => a + weightByteLength(w, file), 0) }));
+}
+
+/**
+ * Downloads model.json and every weight file into a temporary folder, each checked against the size the
+ * manifest declares, then renames the folder into place. `$CBIR_MODEL_BASE_URL` moves the server.
+ */
+export async function downloadZooModel(name: ZooModelName, reporter?: Reporter, entry: ZooEntry = ZOO[name]): Promise<string> {
   const rep = reporterOf(reporter);
-  const entry = ZOO[name];
+  const url = modelUrl(entry.url);
   const dest = zooModelDir(name);
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   const tmp = fs.mkdtempSync(path.join(path.dirname(dest), `.${name}.download-`));
   try {
-    rep.info(`downloading ${name} from ${entry.url} into ${dest}`);
-    const jsonBytes = await fetchBytes(entry.url);
-    const json = parseModelJson(Buffer.from(jsonBytes).toString("utf8"), entry.url);
-    const shards = parseManifest(json.weightsManifest, entry.url).flatMap((g) => g.paths);
-    for (let i = 0; i < shards.length; i++) {
-      const bytes = await fetchBytes(new URL(shards[i], entry.url).toString());
-      const target = path.join(tmp, shards[i]);
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      writeFileCheckedSync(target, bytes);
-      rep.progress("download", i + 1, shards.length, shards[i]);
+    rep.info(`downloading ${name} from ${url} into ${dest}`);
+    const jsonTmp = path.join(tmp, ".model.json");
+    await downloadFile(url, jsonTmp, { reporter });
+    const jsonBytes = fs.readFileSync(jsonTmp);
+    fs.rmSync(jsonTmp);
+    const groups = expectedShardSizes(parseModelJson(jsonBytes.toString("utf8"), url), url);
+    const progress = { done: 0, total: groups.reduce((a, g) => a + g.size, 0) };
+    for (const g of groups) {
+      let got = 0;
+      for (const shard of g.paths) {
+        const target = path.join(tmp, shard);
+        const expect = g.paths.length === 1 ? { size: g.size, source: `${url} (weightsManifest)` } : undefined;
+        got += await downloadFile(new URL(shard, url).toString(), target, { reporter, progress, expect });
+      }
+      if (got !== g.size)
+        throw new CbirError("E_DOWNLOAD_CHECK", `${new URL(g.paths[0], url)} and the rest of its group gave ${got} bytes, but the manifest of ${url} declares ${g.size}; the files were deleted.`, {
+          file: dest,
+          fix: `run the command again; if it persists, put model.json and its weight files by hand in ${dest}.`,
+        });
     }
     writeFileCheckedSync(path.join(tmp, "model.json"), jsonBytes); // last: its presence marks a complete folder
     try {
@@ -98,12 +127,14 @@ export interface ZooOptions {
 export async function zooSource(name: string, options: ZooOptions = {}): Promise<ModelSource> {
   const key = (name.startsWith("zoo/") ? name.slice(4) : name) as ZooModelName;
   const entry = ZOO[key];
+  const bundled = bundledZooDir(key);
+  if (bundled) return fileSource(bundled, entry.defaults, `zoo:${key}`);
   let dir = zooModelDir(key);
   if (!fs.existsSync(path.join(dir, "model.json"))) {
-    if (options.offline)
-      throw new CbirError("E_NETWORK", `${key} is not in the model cache and downloads are disabled.`, {
+    if (downloadsDisabled(options.offline))
+      throw new CbirError("E_NETWORK", `${key} is not in the model cache and downloads are disabled (--offline or ${OFFLINE_ENV}).`, {
         file: dir,
-        fix: `copy the model (model.json and its weight files) into ${dir}, or allow the download.`,
+        fix: `put model.json and its weight files (from ${modelUrl(entry.url)}) in ${dir}, or allow the download.`,
       });
     dir = await downloadZooModel(key, options.reporter);
   }

@@ -3,6 +3,7 @@
  * lib/ function and prints; the notebooks and tests call the same functions.
  */
 import { Command, CommanderError } from "commander";
+import { OFFLINE_ENV } from "../backbone/download";
 import { EXIT, reportFailure } from "./output";
 import { registerDemo } from "./demo";
 import { register as registerEval } from "./eval";
@@ -14,7 +15,11 @@ export function buildProgram(): Command {
   const program = new Command("cbir")
     .description("Content-based image retrieval with pretrained CNNs: index a folder, rank, evaluate, map with t-SNE.")
     .showHelpAfterError("(run with --help for usage)")
-    .exitOverride();
+    .exitOverride()
+    // --offline on any command: lib reads CBIR_OFFLINE wherever it would download (lib/backbone/download.ts)
+    .hook("preAction", (_program, action) => {
+      if (action.opts().offline) process.env[OFFLINE_ENV] = "1";
+    });
   registerDemo(program);
   registerIndex(program);
   registerQuery(program);

@@ -17,6 +17,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .option("--model <name>", "backbone: bundled name (nsfwjs/inception_v3), zoo name (mobilenet_v1_0.75_224), or a model.json / .h5 path", DEFAULT_CONFIG.model)
     .option("--layer <name>", "cut layer (default: the backbone's documented default; see `cbir layers <model>`)")
     .addOption(new Option("--pool <pooling>", "how a layer's output becomes one vector").choices([...POOLINGS]).default(DEFAULT_CONFIG.pooling))
+    .option("--gem-p <p>", "GeM exponent with --pool gem (1 = average pooling; larger leans towards the maximum)", String(DEFAULT_CONFIG.gemP))
     .addOption(new Option("--metric <metric>", "similarity score").choices([...PIPELINE_METRICS]).default(DEFAULT_CONFIG.metric))
     .option("-k, --k <n>", "neighbours per query", String(DEFAULT_CONFIG.k))
     .option("--hist-weight <w>", "weight of the colour histogram fused with the CNN vector (0 = off)", String(DEFAULT_CONFIG.histogramWeight))
@@ -26,6 +27,7 @@ export function addPipelineOptions(cmd: Command): Command {
     .addOption(new Option("--runtime <name>", "inference runtime").choices([...RUNTIMES]).default(DEFAULT_CONFIG.runtime))
     .option("--batch-size <n>", "images per inference batch (0 = automatic)", "0")
     .option("--out <dir>", "output folder for figures and reports", DEFAULT_CONFIG.outDir)
+    .option("--offline", "never download: zoo models and Keras weights must already be cached (same as CBIR_OFFLINE=1)")
     .option("--strict", "exit with code 3 when any file was skipped")
     .option("-q, --quiet", "print only errors and notices");
 }
@@ -53,6 +55,7 @@ export function configFromOptions(o: Record<string, unknown>): PipelineConfig {
     model,
     layer: typeof o.layer === "string" ? o.layer : model === DEFAULT_CONFIG.model ? DEFAULT_CONFIG.layer : "",
     pooling: o.pool as PipelineConfig["pooling"],
+    gemP: Number(o.gemP),
     metric: o.metric as PipelineConfig["metric"],
     k: int("k", String(o.k)),
     histogramWeight: numberArg("hist-weight", o.histWeight),

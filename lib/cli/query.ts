@@ -20,6 +20,7 @@ function explicitSettings(cmd: Command, opts: Record<string, unknown>): Partial<
     ["model", "model"],
     ["layer", "layer"],
     ["pool", "pooling"],
+    ["gemP", "gemP"],
     ["histWeight", "histogramWeight"],
     ["whiten", "whiten"],
     ["center", "center"],

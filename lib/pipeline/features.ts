@@ -52,7 +52,7 @@ export async function computeFeatures(
     return {
       features,
       // raw vectors hold [CNN | histogram] when fusion is on
-      cnn: selectColumns(raw.features, 0, pooledDim(b.outputShape, c.pooling), backboneFingerprint(b, c.pooling)),
+      cnn: selectColumns(raw.features, 0, pooledDim(b.outputShape, c.pooling), backboneFingerprint(b, c.pooling, c.gemP)),
       items: items.filter((it) => kept.has(it.name)),
       skipped: raw.skipped,
       post: state,

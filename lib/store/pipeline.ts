@@ -57,9 +57,9 @@ export async function openPipeline(
   const c = resolveConfig(config);
   const backbone = opts.backbone ?? (await loadBackbone(c.model, { layer: c.layer || undefined, runtime: c.runtime, reporter: opts.reporter }));
   const fuse = c.histogramWeight > 0;
-  const cnnFp = backboneFingerprint(backbone, c.pooling);
+  const cnnFp = backboneFingerprint(backbone, c.pooling, c.gemP);
   const fingerprint = fuse ? extendFingerprint(cnnFp, { extra: { histogram: `rgb${HISTOGRAM_BINS}-sqrt` } }) : cnnFp;
-  const record = { model: c.model, layer: backbone.layer, pooling: c.pooling, runtime: c.runtime, histogramWeight: c.histogramWeight, whiten: c.whiten, center: c.center };
+  const record = { model: c.model, layer: backbone.layer, pooling: c.pooling, gemP: c.gemP, runtime: c.runtime, histogramWeight: c.histogramWeight, whiten: c.whiten, center: c.center };
   const extractReporter = opts.progress ? opts.reporter : quiet(opts.reporter);
   const cnnDim = pooledDim(backbone.outputShape, c.pooling);
   return {
@@ -73,6 +73,7 @@ export async function openPipeline(
       try {
         ex = await extractFeatures(backbone, items, {
           pooling: c.pooling,
+          gemP: c.gemP,
           batchSize: c.batchSize || undefined,
           histogram: fuse ? (rgb) => colorHistogram(rgb, HISTOGRAM_BINS) : undefined,
           reporter: extractReporter,

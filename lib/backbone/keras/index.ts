@@ -4,7 +4,8 @@
  *
  * Weights, by `options.weights`:
  * - "imagenet" (default): the file Keras caches under `~/.keras/models` (or `$KERAS_HOME/models`) is reused
- *   when present, otherwise downloaded there from Keras's URL (temp file, then rename), unless `offline`;
+ *   when present, otherwise downloaded there from Keras's URL (lib/backbone/download.ts: temp file, checked
+ *   against Keras's published MD5 `file_hash` where there is one, then renamed), unless `offline`;
  * - "random": seeded random weights (`seed`, default 0), for shape tests and benchmarks without any file;
  * - a path or URL of a Keras .h5 file.
  * The file without the top is used unless the cut layer is in the top (fc1, fc2, predictions...).
@@ -14,12 +15,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { CbirError, invalidOption } from "../../errors";
-import { writeFileAtomicSync } from "../../fsutil";
 import { reporterOf, type Reporter } from "../../report";
 import type { ResolvedModel } from "../resolve";
 import type { BackboneDefaults } from "../source";
 import { getTf } from "../tf";
-import { fetchBytes } from "../tfjs-file";
+import { BASE_URL_ENV, downloadFile, downloadsDisabled, modelUrl, offlineError, OFFLINE_ENV } from "../download";
 import { describeLayers } from "../describe";
 import type { LayerInfo } from "../types";
 import { unknownLayer } from "../topology";
@@ -51,6 +51,8 @@ interface KerasInfo {
   baseUrl: string;
   top: string;
   notop: string;
+  /** MD5 `file_hash` of [top, notop] as Keras's application sources publish it; none for mobilenet_v2. */
+  md5?: [string, string];
   defaults: BackboneDefaults;
 }
 
@@ -62,18 +64,21 @@ export const KERAS_INFO: Readonly<Record<KerasArchitecture, KerasInfo>> = Object
     baseUrl: `${KERAS_URL}vgg16/`,
     top: "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
     notop: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    md5: ["64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"],
     defaults: { layer: "block5_pool", inputSize: [224, 224], preprocessing: "caffe", resize: "bilinear" },
   },
   vgg19: {
     baseUrl: `${KERAS_URL}vgg19/`,
     top: "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
     notop: "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    md5: ["cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"],
     defaults: { layer: "block5_pool", inputSize: [224, 224], preprocessing: "caffe", resize: "bilinear" },
   },
   resnet50: {
     baseUrl: `${KERAS_URL}resnet/`,
     top: "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
     notop: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    md5: ["2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"],
     defaults: { layer: "conv5_block3_out", inputSize: [224, 224], preprocessing: "caffe", resize: "bilinear" },
   },
   mobilenet_v2: {
@@ -93,11 +98,30 @@ export function kerasCacheDir(): string {
   return process.env.KERAS_HOME ? path.join(process.env.KERAS_HOME, "models") : path.join(os.homedir(), ".keras", "models");
 }
 
-/** Downloads `url` to `dest` through a temporary file in the same folder. */
-async function downloadTo(url: string, dest: string, reporter?: Reporter): Promise<void> {
+/** The first bytes of every HDF5 file. */
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/**
+ * Downloads `url` to `dest` (lib/backbone/download.ts: temporary file, checked, renamed), checked against
+ * `md5` when Keras publishes one; a file that is not HDF5 is refused and deleted too.
+ */
+async function downloadTo(url: string, dest: string, reporter: Reporter | undefined, md5?: string): Promise<void> {
   reporterOf(reporter).info(`downloading ${url} into ${dest}`);
-  const bytes = await fetchBytes(url);
-  writeFileAtomicSync(dest, bytes); // every byte checked; a full disk is one E_DISK_FULL error
+  await downloadFile(url, dest, { reporter, expect: md5 ? { md5, source: "Keras's published file_hash" } : undefined });
+  const head = Buffer.alloc(HDF5_SIGNATURE.length);
+  const fd = fs.openSync(dest, "r");
+  try {
+    fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!head.equals(HDF5_SIGNATURE)) {
+    fs.rmSync(dest, { force: true });
+    throw new CbirError("E_DOWNLOAD_CHECK", `${url} gave a file that is not HDF5 (starts with ${head.toString("hex")}); the file was deleted.`, {
+      file: dest,
+      fix: `check the URL (and ${BASE_URL_ENV} if set), or download it by hand and put it at ${dest}.`,
+    });
+  }
 }
 
 /** The local .h5 to read for `arch`: from the Keras cache, downloaded when needed and allowed. */
@@ -108,12 +132,13 @@ async function imagenetWeightsFile(arch: KerasArchitecture, top: boolean, option
   for (const c of candidates) if (fs.existsSync(path.join(dir, c))) return path.join(dir, c);
   const want = top ? info.top : info.notop;
   const dest = path.join(dir, want);
-  if (options.offline)
-    throw new CbirError("E_NETWORK", `the ImageNet weights of keras/${arch} are not in ${dir} and downloads are disabled.`, {
+  const url = modelUrl(info.baseUrl + want);
+  if (downloadsDisabled(options.offline))
+    throw new CbirError("E_NETWORK", `the ImageNet weights of keras/${arch} are not in ${dir} and downloads are disabled (--offline or ${OFFLINE_ENV}).`, {
       file: dest,
-      fix: `put ${want} (from ${info.baseUrl}${want}) there, give weights: "<path to .h5>", or use weights: "random".`,
+      fix: `download ${url} by hand and put it at ${dest}, give weights: "<path to .h5>", or use weights: "random".`,
     });
-  await downloadTo(info.baseUrl + want, dest, options.reporter);
+  await downloadTo(url, dest, options.reporter, info.md5?.[top ? 0 : 1]);
   return dest;
 }
 
@@ -125,7 +150,7 @@ async function userWeightsFile(spec: string, options: KerasLoadOptions): Promise
   }
   const dest = path.join(kerasCacheDir(), path.basename(new URL(spec).pathname));
   if (!fs.existsSync(dest)) {
-    if (options.offline) throw new CbirError("E_NETWORK", `${spec} is not cached and downloads are disabled.`, { file: dest, fix: "download it by hand to that path." });
+    if (downloadsDisabled(options.offline)) throw offlineError(spec, spec, dest);
     await downloadTo(spec, dest, options.reporter);
   }
   return dest;
