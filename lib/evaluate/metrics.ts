@@ -50,3 +50,94 @@ export function meanAveragePrecision(rankings: Ranking[], totalRelevant?: (r: Ra
   const aps = rankings.map((r) => averagePrecision(r, totalRelevant?.(r))).filter((x) => !Number.isNaN(x));
   return aps.length ? aps.reduce((a, b) => a + b, 0) / aps.length : NaN;
 }
+
+/**
+ * Average precision of one query over the full ranking that a score row implies, without sorting the row
+ * or storing the ranking: the ranking is the one topK gives (better signed score first, ties by the lower
+ * index, NaN last, `skip` left out), and each relevant item's position is 1 + the number of items ranked
+ * above it. The relevant items are sorted (R log R); every other item is then placed among them with one
+ * comparison against the worst relevant score, and a binary search only when it can beat one. Equal to
+ * averagePrecision over the full ranking, to the last bit (the same sum in the same order).
+ * One instance per database size reuses its buffers across queries.
+ */
+export class ScoreRowAveragePrecision {
+  private readonly isRelevant: Uint8Array;
+  private codes = new Float64Array(0);
+  private beats = new Int32Array(0);
+  private readonly bits = new Float32Array(1);
+  private readonly bitsU = new Uint32Array(this.bits.buffer);
+
+  constructor(readonly n: number) {
+    if (n >= INDEX_SPAN) throw new RangeError(`ScoreRowAveragePrecision handles fewer than ${INDEX_SPAN} rows (got ${n})`);
+    this.isRelevant = new Uint8Array(n);
+  }
+
+  /**
+   * A number that orders (signed score, index) pairs as the ranking does, larger = ranked earlier: the
+   * score's float32 bits made monotone (NaN as -Infinity, -0 as 0), then the index reversed below them.
+   */
+  private code(key: number, index: number): number {
+    this.bits[0] = key !== key ? -Infinity : key === 0 ? 0 : key;
+    const u = this.bitsU[0];
+    const ordered = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+    return ordered * INDEX_SPAN + (INDEX_SPAN - 1 - index);
+  }
+
+  /** AP of the query whose scores over the database are `scores`; `relevant` lists the relevant rows. */
+  compute(scores: Float32Array | Float64Array, relevant: ArrayLike<number>, higherIsBetter: boolean, skip = -1): number {
+    const n = this.n;
+    if (scores.length !== n) throw new RangeError(`score row of ${scores.length} values for ${n} rows`);
+    const sign = higherIsBetter ? 1 : -1;
+    if (this.codes.length < relevant.length) {
+      this.codes = new Float64Array(relevant.length);
+      this.beats = new Int32Array(relevant.length + 1);
+    }
+    let r = 0;
+    for (let t = 0; t < relevant.length; t++) {
+      const j = relevant[t];
+      if (j === skip || this.isRelevant[j]) continue;
+      this.isRelevant[j] = 1;
+      this.codes[r++] = this.code(sign * scores[j], j);
+    }
+    if (r === 0) return NaN;
+    const codes = this.codes.subarray(0, r);
+    codes.sort(); // ascending: the worst-ranked relevant item first
+    const beats = this.beats.subarray(0, r + 1).fill(0);
+    // the worst relevant key: an item strictly below it beats no relevant item
+    let worstKey = Infinity;
+    for (let t = 0; t < relevant.length; t++) {
+      const j = relevant[t];
+      if (j === skip) continue;
+      const v = sign * scores[j];
+      worstKey = Math.min(worstKey, v !== v ? -Infinity : v);
+    }
+    for (let i = 0; i < n; i++) {
+      const v = sign * scores[i];
+      if (v < worstKey || i === skip || this.isRelevant[i]) continue;
+      if (v !== v && worstKey > -Infinity) continue;
+      const c = this.code(v, i);
+      // count of relevant codes below c = the relevant items that item i is ranked above
+      let lo = 0;
+      let hi = r;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (codes[mid] < c) lo = mid + 1;
+        else hi = mid;
+      }
+      beats[lo]++;
+    }
+    for (let t = 0; t < relevant.length; t++) this.isRelevant[relevant[t]] = 0;
+    // relevant item at ascending position a is ranked below every other item counted at beats[a+1..r]
+    let above = 0;
+    let sum = 0;
+    for (let m = 0; m < r; m++) {
+      const a = r - 1 - m; // m-th best relevant item
+      above += beats[a + 1];
+      sum += (m + 1) / (m + 1 + above);
+    }
+    return sum / r;
+  }
+}
+
+/** Rows are numbered below this in the ordering codes (2^21: 53 bits hold a float32 and an index). */
+const INDEX_SPAN = 2 ** 21;
