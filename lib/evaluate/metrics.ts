@@ -63,7 +63,10 @@ export function meanAveragePrecision(rankings: Ranking[], totalRelevant?: (r: Ra
 export class ScoreRowAveragePrecision {
   private readonly isRelevant: Uint8Array;
   private codes = new Float64Array(0);
+  private relKey = new Float64Array(0);
+  private relIdx = new Int32Array(0);
   private beats = new Int32Array(0);
+  private table = new Int32Array(0);
   private readonly bits = new Float32Array(1);
   private readonly bitsU = new Uint32Array(this.bits.buffer);
 
@@ -84,49 +87,79 @@ export class ScoreRowAveragePrecision {
   }
 
   /** AP of the query whose scores over the database are `scores`; `relevant` lists the relevant rows. */
-  compute(scores: Float32Array | Float64Array, relevant: ArrayLike<number>, higherIsBetter: boolean, skip = -1): number {
+  compute(scores: Float32Array, relevant: ArrayLike<number>, higherIsBetter: boolean, skip = -1): number {
     const n = this.n;
     if (scores.length !== n) throw new RangeError(`score row of ${scores.length} values for ${n} rows`);
     const sign = higherIsBetter ? 1 : -1;
     if (this.codes.length < relevant.length) {
       this.codes = new Float64Array(relevant.length);
+      this.relKey = new Float64Array(relevant.length);
+      this.relIdx = new Int32Array(relevant.length);
       this.beats = new Int32Array(relevant.length + 1);
     }
+    const mark = this.isRelevant;
     let r = 0;
     for (let t = 0; t < relevant.length; t++) {
       const j = relevant[t];
-      if (j === skip || this.isRelevant[j]) continue;
-      this.isRelevant[j] = 1;
+      if (j === skip || mark[j]) continue;
+      mark[j] = 1;
       this.codes[r++] = this.code(sign * scores[j], j);
     }
     if (r === 0) return NaN;
     const codes = this.codes.subarray(0, r);
     codes.sort(); // ascending: the worst-ranked relevant item first
-    const beats = this.beats.subarray(0, r + 1).fill(0);
-    // the worst relevant key: an item strictly below it beats no relevant item
-    let worstKey = Infinity;
-    for (let t = 0; t < relevant.length; t++) {
-      const j = relevant[t];
-      if (j === skip) continue;
+    // the same order as plain keys and indices, for the scan below (equal keys: higher index first)
+    const relKey = this.relKey;
+    const relIdx = this.relIdx;
+    for (let a = 0; a < r; a++) {
+      const j = INDEX_SPAN - 1 - (codes[a] % INDEX_SPAN);
       const v = sign * scores[j];
-      worstKey = Math.min(worstKey, v !== v ? -Infinity : v);
+      relIdx[a] = j;
+      relKey[a] = v !== v ? -Infinity : v;
+    }
+    const beats = this.beats.subarray(0, r + 1).fill(0);
+    const worst = relKey[0];
+    const best = relKey[r - 1];
+    // a table of where each of B equal slices of [worst, best] starts among the relevant keys, so that
+    // the search below only spans one slice (a few entries) instead of all R: most rows are random enough
+    // that a full binary search costs its log2(R) mispredicted branches per item
+    const buckets = Math.max(16, 2 * r);
+    const scale = buckets / (best - worst);
+    const useTable = Number.isFinite(scale) && Number.isFinite(worst) && Number.isFinite(best);
+    if (this.table.length < buckets + 1) this.table = new Int32Array(2 * buckets + 1);
+    const table = this.table;
+    if (useTable) {
+      let a = 0;
+      for (let b = 0; b <= buckets; b++) {
+        const edge = worst + b / scale;
+        while (a < r && relKey[a] < edge) a++;
+        table[b] = a;
+      }
     }
     for (let i = 0; i < n; i++) {
-      const v = sign * scores[i];
-      if (v < worstKey || i === skip || this.isRelevant[i]) continue;
-      if (v !== v && worstKey > -Infinity) continue;
-      const c = this.code(v, i);
-      // count of relevant codes below c = the relevant items that item i is ranked above
+      let v = sign * scores[i];
+      if (v !== v) v = -Infinity; // NaN ranks last
+      if (v < worst || mark[i] || i === skip) continue; // below every relevant item: beats none
+      // relevant items with a lower key, then those of an equal key and a higher index
       let lo = 0;
       let hi = r;
+      if (v > best) lo = r;
+      else if (useTable) {
+        const b = Math.min(buckets - 1, Math.floor((v - worst) * scale));
+        lo = table[b];
+        hi = table[b + 1];
+        while (lo > 0 && relKey[lo - 1] >= v) lo--; // rounding at a slice edge
+        while (hi < r && relKey[hi] < v) hi++;
+      }
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (codes[mid] < c) lo = mid + 1;
+        if (relKey[mid] < v) lo = mid + 1;
         else hi = mid;
       }
+      while (lo < r && relKey[lo] === v && relIdx[lo] > i) lo++;
       beats[lo]++;
     }
-    for (let t = 0; t < relevant.length; t++) this.isRelevant[relevant[t]] = 0;
+    for (let t = 0; t < relevant.length; t++) mark[relevant[t]] = 0;
     // relevant item at ascending position a is ranked below every other item counted at beats[a+1..r]
     let above = 0;
     let sum = 0;
