@@ -15,6 +15,8 @@ interface Section {
   file: string;
   fn: string;
   about: string;
+  /** Run only when named (`npm run bench -- scale`): too long for the default run. */
+  onlyWhenNamed?: boolean;
 }
 
 export const SECTIONS: Section[] = [
@@ -24,6 +26,7 @@ export const SECTIONS: Section[] = [
   { name: "search", file: "./search", fn: "runSearchBench", about: "exact and HNSW top-k speed" },
   { name: "tsne", file: "./tsne", fn: "runTsneBench", about: "t-SNE wall time and KL vs scikit-learn" },
   { name: "learn", file: "./learn", fn: "runLearnBench", about: "triplet head and learned similarity: mAP before/after" },
+  { name: "scale", file: "./scale", fn: "runScaleBench", about: "all-pairs ranking + evaluation at 5k, 20k, 100k vectors: peak RSS, seconds", onlyWhenNamed: true },
 ];
 
 function printTable(name: string, figures: Figures): void {
@@ -45,7 +48,7 @@ async function main() {
     process.stderr.write(`error: unknown bench section(s) ${unknown.join(", ")}. Valid: ${SECTIONS.map((s) => s.name).join(", ")}\n`);
     process.exit(2);
   }
-  const chosen = wanted.length ? SECTIONS.filter((s) => wanted.includes(s.name)) : SECTIONS;
+  const chosen = wanted.length ? SECTIONS.filter((s) => wanted.includes(s.name)) : SECTIONS.filter((s) => !s.onlyWhenNamed);
   const resultsFile = path.join(__dirname, "results.json");
   const machine = { cpus: os.cpus().length, loadavg_start: os.loadavg(), loadavg_end: [] as number[], node: process.version, date: new Date().toISOString() };
   // keep sections from earlier runs that this run does not repeat

@@ -17,6 +17,11 @@ export interface EvaluateOptions {
   dbLabels?: Map<string, string>;
   /** "leave-one-out": queries are database items and do not count themselves as relevant (default: inferred). */
   mode?: "leave-one-out" | "external";
+  /**
+   * AP of each ranking (same order) over its full ranking, computed while the scores streamed by
+   * (rankAndEvaluate): the rankings themselves then only need the top max(k) hits. Needs dbLabels.
+   */
+  averagePrecision?: ArrayLike<number>;
 }
 
 export interface ClassEvaluation {
@@ -50,6 +55,11 @@ const mean = (xs: number[]) => {
 export function evaluate(rankings: Ranking[], opts: EvaluateOptions = {}): Evaluation {
   const ks = opts.k ?? [1, 5, 10];
   if (!Array.isArray(ks) || ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) throw invalidOption("k", "non-empty array of positive integers", ks);
+  const given = opts.averagePrecision;
+  if (given !== undefined && (given.length !== rankings.length || !opts.dbLabels))
+    throw invalidOption("averagePrecision", `one value per ranking (${rankings.length}), with dbLabels`, given.length);
+  const apOf = new Map<Ranking, number>();
+  if (given) rankings.forEach((r, i) => apOf.set(r, given[i]));
   const labelled = rankings.filter((r) => r.queryLabel !== undefined);
   // Without database labels the queries cannot be told apart from database items: assume leave-one-out.
   const mode = opts.mode ?? (opts.dbLabels && !rankings.every((r) => opts.dbLabels!.has(r.query)) ? "external" : "leave-one-out");
@@ -68,7 +78,7 @@ export function evaluate(rankings: Ranking[], opts: EvaluateOptions = {}): Evalu
       p[k] = mean(rs.map((r) => precisionAtK(r, k)));
       rc[k] = mean(rs.map((r) => recallAtK(r, k, total(r))));
     }
-    return { queries: rs.length, precisionAtK: p, recallAtK: rc, mAP: mean(rs.map((r) => averagePrecision(r, total(r)))) };
+    return { queries: rs.length, precisionAtK: p, recallAtK: rc, mAP: mean(rs.map((r) => apOf.get(r) ?? averagePrecision(r, total(r)))) };
   };
 
   const all = summarise(labelled);

@@ -8,11 +8,11 @@ import { CbirError } from "../errors";
 import { scanFolder, type ScanOptions } from "../prepare/scan";
 import { applyPostprocess, postprocess, postStepLabel } from "../reduce/postprocess";
 import type { Metric } from "../rank/metrics";
-import { rankAllFast, rankQueriesFast } from "../rank/search";
 import { reporterOf, type Reporter } from "../report";
 import { openPipeline } from "../store/pipeline";
 import type { Ranking, SkippedFile } from "../types";
-import { evaluate, type Evaluation } from "./evaluate";
+import type { Evaluation } from "./evaluate";
+import { rankAndEvaluate, type RankedEvaluation } from "./ranked";
 
 export interface EvaluateFolderOptions {
   /** P@k cut-offs (default [1, 5, 10]). */
@@ -29,6 +29,7 @@ export interface EvaluateFolderOptions {
 
 export interface FolderEvaluation {
   evaluation: Evaluation;
+  /** Top max(k) hits of every query (the full rankings are never stored: memory stays O(n k)). */
   rankings: Ranking[];
   skipped: SkippedFile[];
   /** What was measured, for printing next to the numbers. */
@@ -54,17 +55,20 @@ export async function evaluateFolder(folder: string, config: Partial<PipelineCon
     const db = await pipeline.extract(scan.items);
     const skipped = [...scan.skipped, ...db.skipped];
     const { features, state } = postprocess(db.features, pipeline.post, opts.reporter);
-    const labels = new Map([...dbLabels].filter(([id]) => features.ids.includes(id)));
-    let rankings: Ranking[];
+    const kept = new Set(features.ids);
+    const labels = new Map([...dbLabels].filter(([id]) => kept.has(id)));
+    const k = opts.k ?? [1, 5, 10];
+    let ranked: RankedEvaluation;
     if (querySet) {
       const q = await pipeline.extract(querySet.items);
       skipped.push(...querySet.skipped, ...q.skipped);
       const queryLabels = new Map(querySet.items.filter((i) => i.label !== undefined).map((i) => [i.name, i.label!] as [string, string]));
-      rankings = await rankQueriesFast(features, applyPostprocess(q.features, state), { metric, k: Infinity, labels, queryLabels, queryExpansion: qe, reporter: opts.reporter });
+      ranked = await rankAndEvaluate(features, { metric, k, labels, queries: applyPostprocess(q.features, state), queryLabels, queryExpansion: qe, reporter: opts.reporter });
     } else {
-      rankings = await rankAllFast(features, { metric, k: Infinity, labels, queryExpansion: qe, reporter: opts.reporter });
+      ranked = await rankAndEvaluate(features, { metric, k, labels, queryExpansion: qe, reporter: opts.reporter });
     }
-    const evaluation = evaluate(rankings, { k: opts.k ?? [1, 5, 10], dbLabels: labels, mode: querySet ? "external" : "leave-one-out" });
+    const { rankings } = ranked;
+    const evaluation = ranked.evaluation!;
     const settings = {
       folder: scan.root,
       images: features.ids.length,

@@ -5,12 +5,13 @@
  */
 import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
-import { evaluate, type Evaluation } from "../evaluate/index";
+import type { Evaluation } from "../evaluate/index";
+import { rankAndEvaluate } from "../evaluate/ranked";
 import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import type { Fingerprint } from "../fingerprint";
 import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsneAsync, writePng } from "../plot/index";
+import { ThumbnailCache } from "../plot/thumbs";
 import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
-import { rankAll } from "../rank/index";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { computeFeatures } from "./features";
@@ -29,6 +30,9 @@ export interface DemoReport {
   timings: Record<string, number>;
   outputs: { recommendations: string[]; tsne: string | null; report: string };
 }
+
+/** Thumbnails drawn on tsne.png at most (an even sample of larger folders; tsne_classes.png shows every image). */
+const TSNE_MAX_THUMBNAILS = 2000;
 
 export interface DemoResult {
   report: DemoReport;
@@ -61,12 +65,13 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   const labels = new Map(pf.items.filter((it) => it.label !== undefined).map((it) => [it.name, it.label as string]));
   const labelled = labels.size === n && new Set(labels.values()).size > 1;
   const tRank = performance.now();
-  const full = rankAll(pf.features, { metric: c.metric, k: n - 1, labels, queryExpansion: c.queryExpansion });
+  // top k per image, and AP over each full ranking as the score blocks stream by: memory O(n k), not n x n
+  const { rankings, evaluation } = await rankAndEvaluate(pf.features, { metric: c.metric, k: [c.k], labels, queryExpansion: c.queryExpansion, evaluate: labelled, reporter });
   const rankSeconds = (performance.now() - tRank) / 1000;
-  const evaluation = labelled ? evaluate(full, { k: [c.k] }) : null;
-  const rankings = full.map((r) => ({ ...r, hits: r.hits.slice(0, c.k) }));
 
   const outDir = path.resolve(c.outDir);
+  // every image is decoded once for the figures; each later figure that shows it reads the cached thumbnail
+  const thumbs = new ThumbnailCache(path.join(outDir, "thumbs"));
   const recFiles: string[] = [];
   const tPlot = performance.now();
   const stems = outputStems(rankings.map((r) => r.query)); // cat.png and cat.jpg must not share a figure
@@ -75,7 +80,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
     const png = await renderRecommendation(
       { item: byName.get(r.query)! },
       r.hits.map((hit, j) => ({ item: byName.get(hit.id)!, score: hit.score, rank: j + 1 })),
-      { layout: "grid", metric: c.metric },
+      { layout: "grid", metric: c.metric, loadThumb: thumbs.load },
     );
     const file = path.join(outDir, "rec", `${stems[i]}_rec.png`);
     await writePng(png, file);
@@ -92,7 +97,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
     rep.log(`Plotting tSNE to ${path.relative(process.cwd(), tsneFile) || tsneFile}...`);
     const t = await tsneAsync(pf.features.data, n, pf.features.dim, { seed: c.seed, reporter });
     coords = t.coords;
-    await writePng(await renderTsneThumbnails(pf.items, coords), tsneFile);
+    await writePng(await renderTsneThumbnails(pf.items, coords, { loadThumb: thumbs.load, maxThumbnails: TSNE_MAX_THUMBNAILS }), tsneFile);
     if (labelled) await writePng(await renderTsneScatter(coords, pf.items.map((it) => it.label as string)), path.join(outDir, "tsne_classes.png"));
   }
   const tsneSeconds = (performance.now() - tTsne) / 1000;

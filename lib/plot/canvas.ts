@@ -49,14 +49,14 @@ export async function loadThumb(file: string, box: number): Promise<Thumb> {
 }
 
 /** Loads many thumbnails, a few at a time, so a large t-SNE map never holds every decoded image at once. */
-export async function loadThumbs(files: string[], box: number, onDone?: (done: number) => void): Promise<Thumb[]> {
+export async function loadThumbs(files: string[], box: number, onDone?: (done: number) => void, load: (file: string, box: number) => Promise<Thumb> = loadThumb): Promise<Thumb[]> {
   const out = new Array<Thumb>(files.length);
   let next = 0;
   let done = 0;
   const worker = async () => {
     while (next < files.length) {
       const i = next++;
-      out[i] = await loadThumb(files[i], box);
+      out[i] = await load(files[i], box);
       onDone?.(++done);
     }
   };

@@ -31,6 +31,8 @@ export interface RecommendationOptions {
   title?: string;
   /** Name of the score shown before each value, e.g. "cosine"; default "score". */
   metric?: string;
+  /** Where thumbnails come from (default loadThumb, decoding the image; the demo passes a ThumbnailCache's). */
+  loadThumb?: (file: string, box: number) => Promise<Thumb>;
 }
 
 const GRID_COLUMNS = 5;
@@ -63,7 +65,8 @@ export async function renderRecommendation(
   const width = pad * 2 + cols * box + (cols - 1) * gap + querySep;
   const height = pad * 2 + titleH + cellH * (1 + hitRows) + gap * hitRows;
 
-  const queryThumb = await loadThumb(query.item.path, box);
+  const load = opts.loadThumb ?? loadThumb;
+  const queryThumb = await load(query.item.path, box);
   const placements: Placement[] = [];
   let svg = "";
   if (title) svg += svgText(width / 2, pad + 30, fitText(title, 26, width - 2 * pad), { size: 26, anchor: "middle" });
@@ -97,7 +100,7 @@ export async function renderRecommendation(
       x = pad + (i % GRID_COLUMNS) * (box + gap);
       y = rowTop + (cellH + gap) * (1 + Math.floor(i / GRID_COLUMNS));
     }
-    const thumb = await loadThumb(hit.item.path, box);
+    const thumb = await load(hit.item.path, box);
     const label = hit.item.label;
     const colour = label === undefined || qItem.label === undefined ? "#000" : label === qItem.label ? MATCH : MISMATCH;
     // On small thumbnails the value matters more than the metric's name.

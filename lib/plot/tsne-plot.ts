@@ -5,7 +5,7 @@
  */
 import { CbirError, invalidOption } from "../errors";
 import type { ImageItem } from "../types";
-import { checkSize, composeFigure, frameThumb, loadThumbs, parseColour, svgToPng, type Placement } from "./canvas";
+import { checkSize, composeFigure, frameThumb, loadThumbs, parseColour, svgToPng, type Placement, type Thumb } from "./canvas";
 import { PALETTE, escapeXml, fitText, fmt, svgDocument, svgRect, svgText, textWidth } from "./svg";
 
 export interface TsneThumbnailOptions {
@@ -18,6 +18,13 @@ export interface TsneThumbnailOptions {
   /** Frame each thumbnail in its class colour and add a legend (default true when items have labels). */
   colourByLabel?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Draw at most this many thumbnails, an even sample of the items in their order (default: all). Tens
+   * of thousands of thumbnails would only pile up on one map; the legend still counts every item.
+   */
+  maxThumbnails?: number;
+  /** Where thumbnails come from (default loadThumb, decoding the image; the demo passes a ThumbnailCache's). */
+  loadThumb?: (file: string, box: number) => Promise<Thumb>;
 }
 
 export interface TsneScatterOptions {
@@ -104,7 +111,8 @@ export async function renderTsneThumbnails(items: ImageItem[], coords: Float32Ar
   const n = items.length;
   checkCoords(coords, n);
   const side = checkSize("size", opts.size ?? 900, 200, 8000);
-  const box = checkSize("thumb", opts.thumb ?? Math.max(8, Math.min(96, Math.round((side / Math.sqrt(Math.max(n, 1))) * 0.6))), 8, 256);
+  const drawn = sampleRows(n, opts.maxThumbnails ?? n);
+  const box = checkSize("thumb", opts.thumb ?? Math.max(8, Math.min(96, Math.round((side / Math.sqrt(Math.max(drawn.length, 1))) * 0.6))), 8, 256);
   const title = opts.title ?? "t-SNE embedding of images";
   const labels = items.map((it) => it.label ?? "");
   const hasLabels = labels.some((l) => l !== "");
@@ -120,21 +128,28 @@ export async function renderTsneThumbnails(items: ImageItem[], coords: Float32Ar
   const height = Math.max(top + side + pad, top + (Math.min(colours.size, LEGEND_MAX) + 1) * 22 + pad);
 
   const pos = project(coords, n, side, box / 2 + 4);
-  const thumbs = await loadThumbs(items.map((it) => it.path), box, (done) => opts.onProgress?.(done, n));
+  const thumbs = await loadThumbs(drawn.map((i) => items[i].path), box, (done) => opts.onProgress?.(done, drawn.length), opts.loadThumb);
   const placements: Placement[] = [];
   let svg = svgRect(pad, top, side, side, { stroke: "#000", strokeWidth: 1 });
   if (title) svg += svgText(pad + side / 2, pad + 28, fitText(title, 22, side), { size: 22, anchor: "middle" });
   const border = box >= 40 ? 2 : 1;
-  for (let i = 0; i < n; i++) {
+  drawn.forEach((i, t) => {
     const left = pad + pos[2 * i] - box / 2;
     const y = top + pos[2 * i + 1] - box / 2;
     const colour = colours.get(labels[i]) ?? "#000";
-    placements.push({ thumb: coloured ? frameThumb(thumbs[i], parseColour(colour), border) : thumbs[i], left, top: y });
-    if (!thumbs[i].ok) svg += svgRect(left, y, box, box, { fill: "#cfcfcf", stroke: coloured ? colour : undefined, strokeWidth: border });
-  }
+    placements.push({ thumb: coloured ? frameThumb(thumbs[t], parseColour(colour), border) : thumbs[t], left, top: y });
+    if (!thumbs[t].ok) svg += svgRect(left, y, box, box, { fill: "#cfcfcf", stroke: coloured ? colour : undefined, strokeWidth: border });
+  });
   svg += leg.svg;
   thumbs.length = 0;
   return composeFigure(width, height, box, placements, svg);
+}
+
+/** `m` row indices spread evenly over 0..n-1 in order (all of them when m >= n). */
+function sampleRows(n: number, m: number): number[] {
+  if (!Number.isInteger(m) || m < 1) throw invalidOption("maxThumbnails", "positive integer", m);
+  if (m >= n) return Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: m }, (_, t) => Math.floor((t * n) / m));
 }
 
 /** Class-coloured scatter of a t-SNE map with a legend (label and count). */

@@ -10,11 +10,10 @@ import { assertSameFingerprint } from "../fingerprint";
 import { expectOneOf, invalidOption } from "../errors";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Ranking } from "../types";
-import { emptyExpansion, expandQueries, expansionOptions, prepareSearch, rankingWork, recordExpansion, toRanking, type RankOptions, type ScoreInput } from "./exact";
-import { dotBlock } from "./kernel";
-import { METRICS, dataRange, finishScores, higherIsBetter, prepareRows, type Metric, type RowStats, type VectorMetric } from "./metrics";
+import { augmentDatabaseRows, checkBatch, checkK, expansionOptions, jsDotKernel, onnxDotKernel, rankBlocked, type DotKernel, type ScoreInput } from "./blocked";
+import type { RankOptions } from "./exact";
+import { METRICS, dataRange, prepareRows, type Metric, type RowStats, type VectorMetric } from "./metrics";
 import { OnnxDotProduct } from "./onnx-gemm";
-import { topK } from "./topk";
 
 export const KERNELS = ["auto", "js", "onnx"] as const;
 export type Kernel = (typeof KERNELS)[number];
@@ -43,6 +42,8 @@ export interface SearchOptions {
   leaveOneOut?: boolean;
   /** Queries per kernel call (default 64). */
   batch?: number;
+  /** Every query's full final score row before it is dropped (see RankOptions.onRow). */
+  onRow?: (queryIndex: number, scores: Float32Array) => void;
   reporter?: Reporter;
 }
 
@@ -82,84 +83,54 @@ export class ExactIndex {
     return this.ort ? "onnx" : "js";
   }
 
-  private async dots(q: Float32Array, nQ: number, db: Float32Array): Promise<Float32Array> {
-    const nDb = this.db.ids.length;
-    if (this.ort) return this.ort.dots(q, nQ, db, nDb);
-    const out = new Float32Array(nQ * nDb);
-    dotBlock(q, nQ, db, nDb, this.db.dim, out);
-    return out;
+  /** The kernel under the blocked loop: ONNX Runtime's Gemm when a session is open, else the JS loop. */
+  private kernelOf(): DotKernel {
+    return this.ort ? onnxDotKernel(this.ort) : jsDotKernel();
   }
 
   /** The database rows expanded with their own top n (itself excluded), cached per setting. */
-  private async augmentedDb(n: number, alpha: number, batch: number, progress: (done: number) => void): Promise<FeatureMatrix> {
+  private async augmentedDb(self: ScoreInput, n: number, alpha: number, batch: number, progress: (done: number) => void): Promise<FeatureMatrix> {
     const key = `${n}:${alpha}`;
     const hit = this.augmented.get(key);
     if (hit) {
       progress(this.db.ids.length);
       return hit;
     }
-    const db = this.db;
-    const self = prepareSearch(db, db, this.metric, this.range, this.prepared);
-    const e = emptyExpansion(db.ids.length);
-    const hib = higherIsBetter(this.metric);
-    await this.scoreAll(self, batch, (i, s) => recordExpansion(e, i, topK(s, n, hib, i), s, this.metric, alpha), progress);
-    const out = { ids: db.ids, dim: db.dim, data: expandQueries(self.q, self.db, self.d, e), fingerprint: db.fingerprint };
+    const out = await augmentDatabaseRows(this.db, self, this.kernelOf(), batch, n, alpha, progress);
     this.augmented.set(key, out);
     return out;
-  }
-
-  private async scoreAll(input: ScoreInput, batch: number, take: (qi: number, s: Float32Array) => void, progress: (done: number) => void) {
-    const { nQ, nDb, d } = input;
-    for (let s = 0; s < nQ; s += batch) {
-      const nb = Math.min(batch, nQ - s);
-      const block = await this.dots(input.q.data.subarray(s * d, (s + nb) * d), nb, input.db.data);
-      finishScores({ metric: input.metric, d, q: input.q, db: input.db, range: input.range }, block, s, nb, nDb);
-      for (let i = 0; i < nb; i++) take(s + i, block.subarray(i * nDb, (i + 1) * nDb));
-      progress(s + nb);
-    }
   }
 
   /** Ranks `queries` (same fingerprint as the database) against it. */
   async search(queries: FeatureMatrix, opts: SearchOptions = {}): Promise<Ranking[]> {
     const db = this.db;
     if (queries !== db) assertSameFingerprint(db.fingerprint, queries.fingerprint);
-    const k = opts.k ?? 10;
-    if (!(k === Infinity || (Number.isInteger(k) && k >= 0))) throw invalidOption("k", "non-negative integer or Infinity", opts.k);
-    const batch = opts.batch ?? 64;
-    if (!Number.isInteger(batch) || batch < 1) throw invalidOption("batch", "positive integer", opts.batch);
+    const k = checkK(opts.k);
+    const batch = checkBatch(opts.batch);
     const expansion = expansionOptions(opts);
     const { n: qe, alpha } = expansion;
     const loo = Boolean(opts.leaveOneOut);
     if (loo && queries.ids.length !== db.ids.length) throw invalidOption("leaveOneOut", "queries that are the database itself", queries.ids.length);
     const rep = reporterOf(opts.reporter);
-    let augment = expansion.augment;
-    if (qe > 0 && augment && !loo && db.ids.length > AUGMENT_MAX_ROWS && !this.augmented.has(`${qe}:${alpha}`)) {
-      augment = false;
+    if (qe > 0 && expansion.augment && !loo && db.ids.length > AUGMENT_MAX_ROWS && !this.augmented.has(`${qe}:${alpha}`)) {
+      expansion.augment = false;
       rep.info(`query expansion without database-side augmentation: ${db.ids.length} rows are more than ${AUGMENT_MAX_ROWS} (it needs an all-pairs pass); pass augmentDatabase: false to silence this`);
     }
-    const metric = this.metric;
-    const hib = higherIsBetter(metric);
-    const qLabels = loo ? this.labels : opts.queryLabels;
-    let input = prepareSearch(db, queries, metric, this.range, this.prepared);
-    const total = rankingWork(queries.ids.length, db.ids.length, qe, augment, loo);
-    if (qe > 0) {
-      const e = emptyExpansion(queries.ids.length);
-      await this.scoreAll(input, batch, (qi, s) => recordExpansion(e, qi, topK(s, qe, hib, loo ? qi : -1), s, metric, alpha), (d) => rep.progress("rank", d, total));
-      const q = { ids: queries.ids, dim: queries.dim, data: expandQueries(input.q, input.db, input.d, e), fingerprint: queries.fingerprint };
-      let base: FeatureMatrix = db;
-      if (augment && loo) base = q; // the queries are the database: same neighbours, same rows
-      else if (augment) base = await this.augmentedDb(qe, alpha, batch, (d) => rep.progress("rank", queries.ids.length + d, total));
-      input = prepareSearch(base, q, metric, this.range, base === db ? this.prepared : undefined);
-    }
-    const out: Ranking[] = new Array(queries.ids.length);
-    const offset = total - queries.ids.length;
-    await this.scoreAll(
-      input,
+    return rankBlocked(db, queries, {
+      metric: this.metric,
+      k,
       batch,
-      (qi, s) => (out[qi] = toRanking(queries.ids[qi], topK(s, k, hib, loo ? qi : -1), s, db.ids, metric, this.labels, qLabels?.get(queries.ids[qi]))),
-      (d) => rep.progress("rank", offset + d, total),
-    );
-    return out;
+      kernel: this.kernelOf(),
+      leaveOneOut: loo,
+      expansion,
+      preparedDb: this.prepared,
+      range: this.range,
+      augmentedDb: (self, progress) => this.augmentedDb(self, qe, alpha, batch, progress),
+      labels: this.labels,
+      queryLabels: opts.queryLabels,
+      onRow: opts.onRow,
+      progress: (done, total) => rep.progress("rank", done, total),
+    });
   }
 
   async dispose(): Promise<void> {

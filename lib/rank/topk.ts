@@ -50,14 +50,24 @@ export function topK(scores: Float32Array | Float64Array, k: number, higherIsBet
       i = w;
     }
   };
+  // the root's key, cached: most entries of a long row are worse than it and cost one comparison
+  let rootKey = -Infinity;
   for (let i = 0; i < n; i++) {
     if (i === skip) continue;
     if (heap.length < want) {
       heap.push(i);
       up(heap.length - 1);
-    } else if (better(i, heap[0])) {
+      if (heap.length === want) rootKey = key(heap[0]);
+      continue;
+    }
+    const s = sign * scores[i];
+    if (s < rootKey || s !== s) {
+      if (s === s || rootKey > -Infinity) continue; // NaN keys are -Infinity: they can only tie a -Infinity root
+    }
+    if (better(i, heap[0])) {
       heap[0] = i;
       down(0);
+      rootKey = key(heap[0]);
     }
   }
   return heap.sort((a, b) => (better(a, b) ? -1 : 1));
