@@ -3,7 +3,7 @@
  * on 2 cores): peak memory and seconds of the all-pairs ranking and evaluation that `cbir eval` and the
  * demo run (rankAndEvaluate: leave-one-out, cosine, query expansion 10 with database-side augmentation,
  * top 10 kept, AP over every full ranking), on seeded clustered Gaussian vectors of the default pipeline's
- * dimension (544: 32 whitened CNN values + 512 histogram bins), 50 classes, no decoding. Each size runs in
+ * dimension (1,280: 768 GeM-pooled CNN values + 512 histogram bins), 50 classes, no decoding. Each size runs in
  * a forked child so its peak RSS (process.resourceUsage().maxRSS) is its own; the growth ratios show
  * memory O(n k) (linear in n) against time O(n^2). CBIR_SCALE_SIZES=5000,20000 picks other sizes.
  */
@@ -13,7 +13,7 @@ import { makeFingerprint } from "../lib/fingerprint";
 import { gaussian, seededRandom } from "../lib/random";
 import type { FeatureMatrix } from "../lib/types";
 
-const DIM = 544;
+const DIM = 1280;
 const CLASSES = 50;
 /** Within-class spread relative to the class centres: same-class cosine about 0.1, others about 0. */
 const SPREAD = 3;
