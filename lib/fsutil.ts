@@ -64,7 +64,7 @@ export function writeError(e: unknown, file: string): unknown {
 }
 
 /** Writes all of `bytes` to `fd`, continuing after short writes (a disk filling up returns fewer bytes first). */
-function writeAllSync(fd: number, bytes: Uint8Array, file: string): void {
+export function writeAllSync(fd: number, bytes: Uint8Array, file: string): void {
   for (let off = 0; off < bytes.byteLength; ) {
     const limit = fsFaults.hook?.({ op: "write", file, length: bytes.byteLength - off });
     const n = fs.writeSync(fd, bytes, off, typeof limit === "number" ? limit : bytes.byteLength - off);

@@ -14,6 +14,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CbirError } from "../errors";
+import { writeAllSync, writeError } from "../fsutil";
 import { reporterOf, type Reporter } from "../report";
 
 export const BASE_URL_ENV = "CBIR_MODEL_BASE_URL";
@@ -65,13 +66,32 @@ export interface DownloadOptions {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
+/** A write into the temporary file failed (full disk): reported as such, not as a cut download. */
+class WriteFailure {
+  constructor(readonly cause: unknown) {}
+}
+
+/**
+ * fetch, tried a second time when the connection breaks before any response: a kept-alive connection the
+ * server has just closed fails that way, and a GET is safe to repeat.
+ */
+async function fetchOnce(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (e) {
+    const code = (e as { cause?: { code?: string } }).cause?.code;
+    if (code !== "ECONNRESET" && code !== "UND_ERR_SOCKET" && code !== "EPIPE") throw e;
+    return await fetch(url);
+  }
+}
+
 /** GETs `url` into `dest` (temporary file, check, fsync, rename); returns the number of bytes. */
 export async function downloadFile(url: string, dest: string, opts: DownloadOptions = {}): Promise<number> {
   const rep = reporterOf(opts.reporter);
   const byHand = `download ${url} by hand and put it at ${dest}`;
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await fetchOnce(url);
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
     throw new CbirError("E_NETWORK", `cannot download ${url} (${cause}).`, { file: dest, fix: `check the network connection, or ${byHand}.`, cause: e });
@@ -92,13 +112,18 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     fd = fs.openSync(tmp, "w");
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        fs.writeSync(fd, chunk);
+        try {
+          writeAllSync(fd, chunk, tmp); // every byte, or an error
+        } catch (e) {
+          throw new WriteFailure(e);
+        }
         md5.update(chunk);
         received += chunk.byteLength;
         progress.done += chunk.byteLength;
         rep.progress("download", progress.done, Math.max(progress.total, progress.done), path.basename(dest));
       }
     } catch (e) {
+      if (e instanceof WriteFailure) throw writeError(e.cause, dest); // the disk, not the network
       throw new CbirError("E_NETWORK", `the download of ${url} was cut after ${received} bytes${Number.isFinite(declared) ? ` of ${declared}` : ""} (${(e as Error).message}); nothing was kept.`, {
         file: dest,
         fix: `run the command again to restart the download, or ${byHand}.`,
