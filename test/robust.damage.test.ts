@@ -74,7 +74,7 @@ test("an index made with other settings is refused, naming what differs; --rebui
   const before = fs.readFileSync(manifest);
   const cases: [string[], string][] = [
     [["--layer", "c1"], 'layer: "c2" vs "c1"'],
-    [["--layer", "c2", "--pool", "gmp"], 'pooling: "gap" vs "gmp"'],
+    [["--layer", "c2", "--pool", "gmp"], 'pooling: "gem2" vs "gmp"'],
     [["--layer", "c2", "--hist-weight", "0"], 'extra: {"histogram":"rgb8-sqrt"} vs {}'],
   ];
   for (const [change, diff] of cases) {

@@ -94,7 +94,7 @@ test("index, update, query and eval from the command line", { skip: haveSample ?
   const json = path.join(work, "eval.json");
   r = cbir("eval", db, ...pipeline, "--at", "1,3", "--json", json);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /settings: 7 images, .* @ c2, gap -> 528 values, post fuse16w0\.25c, cosine, query expansion 10, leave-one-out/);
+  assert.match(r.out, /settings: 7 images, .* @ c2, gem -> 528 values, post fuse16w0\.25c, cosine, query expansion 10, leave-one-out/);
   assert.match(r.out, /P@1 \d\.\d{3}  P@3 \d\.\d{3}  mAP \d\.\d{3}  \(7 queries, cosine, leave-one-out\)/);
   const ev = JSON.parse(fs.readFileSync(json, "utf8"));
   assert.ok(ev.evaluation.mAP > 0 && ev.evaluation.mAP <= 1);

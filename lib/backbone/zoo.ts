@@ -57,7 +57,8 @@ export function zooCacheDir(): string {
  * one: such a name is loaded from there, never from the cache or the network.
  */
 export function bundledZooDir(name: ZooModelName): string | undefined {
-  const dir = path.resolve(__dirname, "..", "..", "models", name);
+  // the real folder: notebooks reach lib/ through the notebooks/lib link, where ../../models is not the repository's
+  const dir = path.resolve(fs.realpathSync(__dirname), "..", "..", "models", name);
   return fs.existsSync(path.join(dir, "model.json")) ? dir : undefined;
 }
 
