@@ -52,9 +52,14 @@ const mean = (xs: number[]) => {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
 };
 
+/** The P@k cut-offs asked for (default [1, 5, 10]), checked. */
+export function cutoffsOf(k: unknown = [1, 5, 10]): number[] {
+  if (!Array.isArray(k) || k.length === 0 || k.some((x) => !Number.isInteger(x) || x < 1)) throw invalidOption("k", "non-empty array of positive integers", k);
+  return k;
+}
+
 export function evaluate(rankings: Ranking[], opts: EvaluateOptions = {}): Evaluation {
-  const ks = opts.k ?? [1, 5, 10];
-  if (!Array.isArray(ks) || ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) throw invalidOption("k", "non-empty array of positive integers", ks);
+  const ks = cutoffsOf(opts.k);
   const given = opts.averagePrecision;
   if (given !== undefined && (given.length !== rankings.length || !opts.dbLabels))
     throw invalidOption("averagePrecision", `one value per ranking (${rankings.length}), with dbLabels`, given.length);

@@ -5,11 +5,10 @@
  * the n x (n - 1) ranking that evaluate() needs for mAP. P@k, recall@k, mAP, the per-class table and the
  * confusion table are the same numbers, to the last bit, as evaluate() over full rankings.
  */
-import { invalidOption } from "../errors";
 import { rankAllFast, rankQueriesFast, type FastRankOptions } from "../rank/search";
 import { higherIsBetter } from "../rank/metrics";
 import type { FeatureMatrix, Ranking } from "../types";
-import { evaluate, type Evaluation } from "./evaluate";
+import { cutoffsOf, evaluate, type Evaluation } from "./evaluate";
 import { ScoreRowAveragePrecision } from "./metrics";
 
 export type RankEvaluateOptions = Omit<FastRankOptions, "k" | "labels" | "onRow"> & {
@@ -32,8 +31,7 @@ export interface RankedEvaluation {
 }
 
 export async function rankAndEvaluate(db: FeatureMatrix, opts: RankEvaluateOptions): Promise<RankedEvaluation> {
-  const ks = opts.k ?? [1, 5, 10];
-  if (!Array.isArray(ks) || ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) throw invalidOption("k", "non-empty array of positive integers", ks);
+  const ks = cutoffsOf(opts.k);
   const keep = Math.max(...ks, opts.keep ?? 0);
   const { labels, queries } = opts;
   const loo = queries === undefined;
