@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on Debian 12 with Node 20: Jupyter (classic Notebook, nbclient,
 # nbconvert) and the public-domain clip art when missing, then the npm packages from the lock file.
-# Nothing else is downloaded: the model weights the default pipeline uses ship inside the nsfwjs package.
+# Nothing else is downloaded: the default model's weights ship in this repository (models/).
 # With --peers it also installs the benchmark peers (Debian's PyTorch, scikit-learn, scikit-image), which
 # `npm run bench` compares against; they are never needed at run time.
 set -euo pipefail
