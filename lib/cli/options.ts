@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG, resolveConfig, PIPELINE_METRICS, type PipelineConfig } 
 import { POOLINGS } from "../reduce/pool";
 import { RUNTIMES } from "../backbone/types";
 import { invalidOption } from "../errors";
+import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, setDecodeLimits, type DecodeLimits } from "../prepare/budget";
 
 /** For the commands that walk a folder (demo, index, eval). */
 export const FOLLOW_LINKS_FLAG = "--follow-links";
@@ -28,6 +29,11 @@ export function addPipelineOptions(cmd: Command): Command {
     .option("--batch-size <n>", "images per inference batch (0 = automatic)", "0")
     .option("--out <dir>", "output folder for figures and reports", DEFAULT_CONFIG.outDir)
     .option("--offline", "never download: zoo models and Keras weights must already be cached (same as CBIR_OFFLINE=1)")
+    .option("--max-pixels <n>", "decode budget: refuse images with more pixels than this", String(DEFAULT_DECODE_LIMITS.maxPixels))
+    .option("--max-decode-mb <n>", "decode budget: refuse images whose decoding would need more memory (MB)", String(DEFAULT_DECODE_LIMITS.maxMemoryBytes / MB))
+    .option("--decode-timeout <s>", "decode budget: stop an image's decoding after this many seconds", String(DEFAULT_DECODE_LIMITS.timeoutSeconds))
+    .option("--max-jpeg-scans <n>", "decode budget: refuse progressive JPEGs with more scans", String(DEFAULT_DECODE_LIMITS.maxJpegScans))
+    .option("--max-svg-mb <n>", "decode budget: refuse SVGs larger than this once inflated (MB)", String(DEFAULT_DECODE_LIMITS.maxSvgBytes / MB))
     .option("--strict", "exit with code 3 when any file was skipped")
     .option("-q, --quiet", "print only errors and notices");
 }
@@ -49,8 +55,24 @@ function int(name: string, v: string): number {
   return numberArg(name, v, true);
 }
 
+const MB = 1024 * 1024;
+
+/** The decode budgets of this run (lib/prepare/budget.ts), validated before any work. */
+export function decodeLimitsFromOptions(o: Record<string, unknown>): DecodeLimits {
+  const given = (v: unknown) => v !== undefined && v !== null;
+  return resolveDecodeLimits({
+    maxPixels: given(o.maxPixels) ? numberArg("max-pixels", o.maxPixels, true) : undefined,
+    maxMemoryBytes: given(o.maxDecodeMb) ? Math.round(numberArg("max-decode-mb", o.maxDecodeMb) * MB) : undefined,
+    timeoutSeconds: given(o.decodeTimeout) ? numberArg("decode-timeout", o.decodeTimeout) : undefined,
+    maxJpegScans: given(o.maxJpegScans) ? numberArg("max-jpeg-scans", o.maxJpegScans, true) : undefined,
+    maxSvgBytes: given(o.maxSvgMb) ? Math.round(numberArg("max-svg-mb", o.maxSvgMb) * MB) : undefined,
+  }, DEFAULT_DECODE_LIMITS);
+}
+
 export function configFromOptions(o: Record<string, unknown>): PipelineConfig {
   const model = String(o.model);
+  // the decode budgets hold for the whole command (every decode in this process reads them)
+  setDecodeLimits(decodeLimitsFromOptions(o));
   return resolveConfig({
     model,
     layer: typeof o.layer === "string" ? o.layer : model === DEFAULT_CONFIG.model ? DEFAULT_CONFIG.layer : "",

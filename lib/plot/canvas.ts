@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import sharp from "sharp";
 import { invalidOption } from "../errors";
-import { DEFAULT_MAX_PIXELS, readImageFile } from "../prepare/decode";
+import { decodeByPlan } from "../prepare/decode";
 import { svgDocument } from "./svg";
 import { writeFileAtomic } from "../fsutil";
 
@@ -33,16 +33,8 @@ export interface Placement {
  */
 export async function loadThumb(file: string, box: number): Promise<Thumb> {
   try {
-    const input = await readImageFile(file);
-    const { data, info } = await sharp(input, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: "error", pages: 1, animated: false })
-      .rotate()
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace("srgb")
-      .resize(box, box, { fit: "inside" })
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return { ok: true, data, width: info.width, height: info.height };
+    const { data, width, height } = await decodeByPlan(file, { width: box, height: box, fit: "inside", withoutEnlargement: false });
+    return { ok: true, data, width, height };
   } catch (e) {
     return { ok: false, reason: shortReason(e, file) };
   }

@@ -9,9 +9,14 @@ import sharp from "sharp";
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { RESIZE_MODES, type ResizeMode } from "../backbone/types";
 import { fsPath } from "./names";
+import { admitImage, checkFrameMemory, decodeLimits, DEFAULT_DECODE_LIMITS, resolveDecodeLimits, type DecodeLimits } from "./budget";
+import { decodeInChild } from "./decode-child";
+import { describeSharpError, runSharpPlan, type RawPixels, type SharpPlan } from "./sharp-plan";
+
+export { describeSharpError, runSharpPlan, type RawPixels, type SharpPlan };
 
 /** Images with more pixels than this are refused before decoding (decompression bombs). */
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+export const DEFAULT_MAX_PIXELS = DEFAULT_DECODE_LIMITS.maxPixels;
 /** Files larger than this are refused without being read. */
 export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -20,7 +25,10 @@ export interface DecodeOptions {
   size: [number, number];
   /** Default "bilinear". */
   resize?: ResizeMode;
+  /** Default: the process's decode limits (lib/prepare/budget.ts). */
   maxPixels?: number;
+  /** Other limits for this call only; the rest are the process's. */
+  limits?: Partial<DecodeLimits>;
 }
 
 export interface DecodedImage {
@@ -50,59 +58,42 @@ function bad(file: string, reason: string, fix: string): CbirError {
   return new CbirError("E_BAD_IMAGE", `${file}: ${reason}.`, { file, fix });
 }
 
-/** Turns sharp's messages into one short reason. */
-function describeSharpError(e: unknown): string {
-  const msg = String((e as Error)?.message ?? e).split("\n")[0];
-  if (/pixel limit/i.test(msg)) return "image too large (pixel limit exceeded; possible decompression bomb)";
-  if (/unsupported image format/i.test(msg)) return "not an image, or a format that cannot be decoded";
-  if (/premature end|truncated|VipsJpeg|vipspng|libpng|read error|corrupt|bad|invalid/i.test(msg)) return `corrupt or truncated image (${msg})`;
-  return msg;
-}
-
-/** A sharp pipeline that yields upright, opaque sRGB pixels. */
-function uprightRgb(input: Buffer, maxPixels: number) {
-  return sharp(input, { limitInputPixels: maxPixels, failOn: "error", pages: 1, animated: false })
-    .rotate()
-    .flatten({ background: { r: 255, g: 255, b: 255 } })
-    .toColourspace("srgb");
-}
-
-export async function decodeImage(file: string, options: DecodeOptions): Promise<DecodedImage> {
-  const [h, w] = options.size;
-  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1) throw invalidOption("size", "[height, width] of positive integers", options.size);
-  const resize = expectOneOf("resize", options.resize ?? "bilinear", RESIZE_MODES);
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const input = await readImageFile(file);
+/**
+ * Reads, admits (lib/prepare/budget.ts) and decodes one file by `plan`. SVG is rendered in the decode
+ * child process, which is killed when it passes the time or memory budget; everything else here.
+ */
+export async function decodeByPlan(file: string, resize: SharpPlan["resize"], overrides: Partial<DecodeLimits> = {}): Promise<RawPixels> {
+  const limits = resolveDecodeLimits(overrides, decodeLimits());
+  const bytes = await readImageFile(file);
+  const { input, cost } = admitImage(file, bytes, limits);
+  const plan: SharpPlan = { maxPixels: limits.maxPixels, timeoutSeconds: limits.timeoutSeconds, resize };
   try {
-    if (resize === "area") {
-      const full = await uprightRgb(input, maxPixels).removeAlpha().raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
-      return { data: areaResize(new Uint8Array(full.data), full.info.width, full.info.height, w, h), width: w, height: h };
-    }
-    const { data } = await uprightRgb(input, maxPixels)
-      .resize(w, h, { fit: "fill", kernel: resize === "nearest" ? "nearest" : "linear" })
-      .removeAlpha()
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: w, height: h };
+    if (cost.format === "svg") return await decodeInChild(file, input, plan, limits);
+    if (cost.format === "other") checkFrameMemory(file, await sharp(input, { limitInputPixels: limits.maxPixels }).metadata(), limits);
+    return await runSharpPlan(sharp, input, plan);
   } catch (e) {
     if (e instanceof CbirError) throw e;
     throw bad(file, describeSharpError(e), "remove or replace the file; it is skipped meanwhile.");
   }
 }
 
-/** Upright RGB at its own size, at most `maxSide` on the longer side (for thumbnails and SSIM). */
-export async function decodeThumbnail(file: string, maxSide: number, maxPixels = DEFAULT_MAX_PIXELS): Promise<DecodedImage> {
-  const input = await readImageFile(file);
-  try {
-    const { data, info } = await uprightRgb(input, maxPixels)
-      .resize(maxSide, maxSide, { fit: "inside", withoutEnlargement: true })
-      .removeAlpha()
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
-  } catch (e) {
-    throw bad(file, describeSharpError(e), "remove or replace the file; it is skipped meanwhile.");
+export async function decodeImage(file: string, options: DecodeOptions): Promise<DecodedImage> {
+  const [h, w] = options.size;
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1) throw invalidOption("size", "[height, width] of positive integers", options.size);
+  const resize = expectOneOf("resize", options.resize ?? "bilinear", RESIZE_MODES);
+  const overrides = { ...options.limits, ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}) };
+  if (resize === "area") {
+    const full = await decodeByPlan(file, undefined, overrides);
+    return { data: areaResize(new Uint8Array(full.data), full.width, full.height, w, h), width: w, height: h };
   }
+  const { data } = await decodeByPlan(file, { width: w, height: h, fit: "fill", kernel: resize === "nearest" ? "nearest" : "linear", withoutEnlargement: false }, overrides);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: w, height: h };
+}
+
+/** Upright RGB at its own size, at most `maxSide` on the longer side (for thumbnails and SSIM). */
+export async function decodeThumbnail(file: string, maxSide: number, maxPixels?: number): Promise<DecodedImage> {
+  const { data, width, height } = await decodeByPlan(file, { width: maxSide, height: maxSide, fit: "inside", withoutEnlargement: true }, maxPixels !== undefined ? { maxPixels } : {});
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
 }
 
 /**
