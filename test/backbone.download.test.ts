@@ -27,6 +27,7 @@ const ZOO_050 = "/tfjs-models/tfjs/mobilenet_v1_0.50_224/";
 const files = new Map<string, Buffer>();
 const cut = new Set<string>();
 const requests: string[] = [];
+const endlessSent: number[] = [];
 let server: http.Server;
 let base = "";
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-download-"));
@@ -36,6 +37,19 @@ before(async () => {
   server = http.createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     requests.push(p);
+    if (p === "/endless.bin") {
+      // no length, and bytes until the client hangs up: what a wrong or hostile server can send
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      let sent = 0;
+      const pump = () => {
+        while (!res.destroyed && sent < 1e9 && res.write(chunk)) sent += chunk.length;
+        if (!res.destroyed && sent < 1e9) res.once("drain", pump);
+      };
+      res.on("close", () => endlessSent.push(sent));
+      pump();
+      return;
+    }
     const body = files.get(p);
     if (!body) {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found");
@@ -168,8 +182,22 @@ test("downloadFile checks an MD5 and a size it is given", async () => {
   assert.equal(await downloadFile(`${base}f.bin`, dest, { expect: { md5, size: bytes.length } }), bytes.length);
   assert.ok(fs.readFileSync(dest).equals(bytes));
   const other = path.join(tmpRoot, "g.bin");
-  await assert.rejects(downloadFile(`${base}f.bin`, other, { expect: { size: 99 } }), /declares 99 bytes; the file was deleted/);
+  await assert.rejects(downloadFile(`${base}f.bin`, other, { expect: { size: 99 } }), /sent more than 99 bytes, but its publisher declares 99 bytes; the download was stopped/);
   assert.equal(fs.existsSync(other), false);
+  await assert.rejects(downloadFile(`${base}f.bin`, other, { expect: { size: 200_000 } }), /gave 100000 bytes .*declares 200000 bytes; the file was deleted/);
+  assert.equal(fs.existsSync(other), false);
+});
+
+test("a body longer than its declared size, or endless, is stopped as soon as it passes the limit", async () => {
+  const dir = fs.mkdtempSync(path.join(tmpRoot, "endless-"));
+  const dest = path.join(dir, "w.h5");
+  await assert.rejects(downloadFile(`${base}endless.bin`, dest, { expect: { size: 1_000_000 } }), /sent more than 1000000 bytes, but its publisher declares 1000000 bytes; the download was stopped and nothing was kept/);
+  await assert.rejects(downloadFile(`${base}endless.bin`, dest, { maxBytes: 3_000_000 }), /downloads are limited to 3\.0 MB/);
+  assert.deepEqual(leftovers(dir), [], "no partial file");
+  await new Promise((r) => setTimeout(r, 200)); // the server sees the hang-up
+  assert.equal(endlessSent.length, 2);
+  // the connection was closed near the limit, not after the server's gigabyte
+  for (const sent of endlessSent) assert.ok(sent < 50e6, `server sent ${sent} bytes before the client hung up`);
 });
 
 test("a 404 names the URL and where to put the file by hand", async () => {
@@ -258,7 +286,8 @@ test("zoo: a shard of another size than the manifest declares is refused, naming
   files.set(p, Buffer.concat([bytes, Buffer.from([0])]));
   await assert.rejects(loadBackbone("mobilenet_v1_0.50_224", { runtime: "tfjs" }), (e: Error & { code?: string }) => {
     assert.equal(e.code, "E_DOWNLOAD_CHECK");
-    assert.ok(e.message.includes(`${base}${p.slice(1)} gave ${bytes.length + 1} bytes`), e.message);
+    // stopped at the first byte past the declared size, not after the whole body
+    assert.ok(e.message.includes(`${base}${p.slice(1)} sent more than ${bytes.length} bytes`), e.message);
     assert.ok(e.message.includes(`declares ${bytes.length} bytes`), e.message);
     return true;
   });

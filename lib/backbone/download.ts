@@ -62,7 +62,12 @@ export interface DownloadOptions {
   reporter?: Reporter;
   /** Shared counter when this file is one of several (default: this file alone). */
   progress?: DownloadProgress;
+  /** Bytes after which a download with no declared size is stopped (default DEFAULT_MAX_DOWNLOAD_BYTES). */
+  maxBytes?: number;
 }
+
+/** Larger than any published weight file this toolkit fetches (VGG19's .h5 is 575 MB). */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 ** 3;
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
@@ -70,6 +75,9 @@ const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 class WriteFailure {
   constructor(readonly cause: unknown) {}
 }
+
+/** The body passed the size it should have. */
+class TooLong {}
 
 /**
  * fetch, tried a second time when the connection breaks before any response: a kept-alive connection the
@@ -106,6 +114,14 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   const tmp = `${dest}.part-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
   const md5 = crypto.createHash("md5");
+  // stop as soon as the body passes what it should be: a wrong or hostile server cannot fill the disk
+  const ex = opts.expect ?? {};
+  const limits: [number, string][] = [
+    [declared, `the server declared ${declared} bytes`],
+    [ex.size ?? NaN, `${ex.source ?? "its publisher"} declares ${ex.size} bytes`],
+    [opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES, `downloads are limited to ${mb(opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES)}`],
+  ];
+  const [ceiling, ceilingWhy] = limits.filter(([n]) => Number.isFinite(n)).sort((a, b) => a[0] - b[0])[0];
   let received = 0;
   let fd: number | undefined;
   try {
@@ -119,11 +135,17 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
         }
         md5.update(chunk);
         received += chunk.byteLength;
+        if (received > ceiling) throw new TooLong();
         progress.done += chunk.byteLength;
         rep.progress("download", progress.done, Math.max(progress.total, progress.done), path.basename(dest));
       }
     } catch (e) {
       if (e instanceof WriteFailure) throw writeError(e.cause, dest); // the disk, not the network
+      if (e instanceof TooLong)
+        throw new CbirError("E_DOWNLOAD_CHECK", `${url} sent more than ${ceiling} bytes, but ${ceilingWhy}; the download was stopped and nothing was kept.`, {
+          file: dest,
+          fix: `run the command again; if it persists, ${byHand} after checking it.`,
+        });
       throw new CbirError("E_NETWORK", `the download of ${url} was cut after ${received} bytes${Number.isFinite(declared) ? ` of ${declared}` : ""} (${(e as Error).message}); nothing was kept.`, {
         file: dest,
         fix: `run the command again to restart the download, or ${byHand}.`,
@@ -135,7 +157,6 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     const refuse = (what: string) =>
       new CbirError("E_DOWNLOAD_CHECK", `${got}, but ${what}; the file was deleted.`, { file: dest, fix: `run the command again; if it persists, ${byHand} after checking it.` });
     if (Number.isFinite(declared) && received !== declared) throw refuse(`the server declared ${declared} bytes`);
-    const ex = opts.expect ?? {};
     if (ex.size !== undefined && received !== ex.size) throw refuse(`${ex.source ?? "its publisher"} declares ${ex.size} bytes`);
     if (ex.md5 !== undefined && digest !== ex.md5.toLowerCase()) throw refuse(`${ex.source ?? "its publisher"} publishes MD5 ${ex.md5}`);
     fs.fsyncSync(fd);
