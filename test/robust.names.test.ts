@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
-import { fromFsBytes, fsPath, readableName, toFsBytes } from "../lib/prepare/names";
+import { fromFsBytes, fsPath, readableName, resolveTypedPath, toFsBytes } from "../lib/prepare/names";
 import { MAX_STEM_BYTES, outputStem, outputStems, scanFolder } from "../lib/prepare/scan";
 import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, renderGrid, renderLineChart } from "../lib/plot/index";
 import { escapeXml } from "../lib/plot/svg";
@@ -138,6 +138,40 @@ test("index records every name and finds them again unchanged; query draws them"
   assert.equal(fs.readdirSync(figs).length, 3, "cat.png and cat.jpg do not share a figure");
   const hitNames = new Set(q.rankings[0].hits.map((h) => h.id));
   assert.ok([...hitNames].some((n) => /[\udc80-\udcff]/u.test(n)), "non-UTF-8 images are ranked and drawn");
+});
+
+test("a name that is not UTF-8, typed on the command line (as U+FFFD or as the warnings' \\xff), finds its file", async () => {
+  const typed = path.join(work, "typed");
+  fs.mkdirSync(path.join(typed, "u"), { recursive: true });
+  fs.writeFileSync(rawPath(path.join(typed, "u"), Buffer.from([0x67, 0xfd, 0x2e, 0x70, 0x6e, 0x67])), await png(77)); // "g\xfd.png"
+  fs.writeFileSync(rawPath(typed, NOT_UTF8), await png(90));
+  fs.writeFileSync(rawPath(typed, NOT_UTF8_2), await png(91));
+  // what Node hands a program for those bytes: U+FFFD, which names no file
+  const lossy = path.join(typed, "u", "g\ufffd.png");
+  assert.equal(fs.existsSync(lossy), false);
+  const found = resolveTypedPath(lossy);
+  assert.equal(readableName(found), path.join(typed, "u", "g\\xfd.png"));
+  assert.ok(fs.readFileSync(fsPath(found)).equals(await png(77)));
+  // the readable form picks one of two names that decode alike; the lossy form cannot, and says so
+  const byEscape = resolveTypedPath(path.join(typed, "f\\xfe.png"));
+  assert.ok(toFsBytes(byEscape).equals(rawPath(typed, NOT_UTF8_2)));
+  assert.throws(() => resolveTypedPath(path.join(typed, "f\ufffd.png")), (e: Error & { code?: string }) => {
+    assert.equal(e.code, "E_USAGE");
+    assert.ok(e.message.includes("f\\xff.png") && e.message.includes("f\\xfe.png"), e.message);
+    return true;
+  });
+  // ordinary and missing paths come back as typed
+  assert.equal(resolveTypedPath(path.join(db, "cat.png")), path.join(db, "cat.png"));
+  assert.equal(resolveTypedPath(path.join(typed, "none\ufffd.png")), path.join(typed, "none\ufffd.png"));
+
+  // end to end: cbir query with the typed names ranks them
+  const idx = path.join(work, "typed-idx");
+  const built = cbirSync(["index", typed, "--model", model, "--layer", "c2", "--index", idx, "-q"]);
+  assert.equal(built.code, 0, built.err);
+  const r = cbirSync(["query", idx, lossy, path.join(typed, "f\\xff.png"), "--no-figures", "-k", "2", "-q"]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^g\\xfd\.png \(g\\xfd\):\n {3}1\. u\/g\\xfd\.png /m, "found by its bytes: its own image ranks first");
+  assert.match(r.out, /^f\\xff\.png \(f\\xff\):\n {3}1\. f\\xff\.png /m);
 });
 
 test("terminal lines show names readably, one line each", () => {

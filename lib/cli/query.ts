@@ -6,7 +6,7 @@ import type { PipelineConfig } from "../config";
 import { expectOneOf } from "../errors";
 import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
-import { readableName } from "../prepare/names";
+import { readableName, resolveTypedPath } from "../prepare/names";
 import { defaultIndexDir, queryIndex } from "../store/folder";
 import { MANIFEST_FILE } from "../store/manifest";
 import { addPipelineOptions, configFromOptions } from "./options";
@@ -46,7 +46,7 @@ export function register(program: Command): void {
     const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) || (fs.existsSync(index) && !fs.statSync(index).isDirectory()) ? index : defaultIndexDir(index);
     if (opts.figures !== false) checkOutputDir(String(opts.out)); // `--out /` is refused, not only what goes under it
     const k = Number(opts.k);
-    const res = await queryIndex(dir, images, {
+    const res = await queryIndex(dir, images.map(resolveTypedPath), {
       k,
       metric: opts.metric as PipelineConfig["metric"],
       config: explicitSettings(cmd, opts),

@@ -9,6 +9,10 @@
  * bytes and other characters XML or a terminal cannot take safely are shown as `\x1b`, `\xff`, `\u{202e}`.
  */
 
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CbirError } from "../errors";
+
 /** The name bytes as a string, each invalid UTF-8 byte kept as U+DC00 + byte. */
 export function fromFsBytes(bytes: Uint8Array): string {
   let out = "";
@@ -104,4 +108,44 @@ function isHidden(cp: number, ch: string): boolean {
   if (ch.length === 1 && cp >= 0xd800 && cp <= 0xdfff) return true; // a lone surrogate
   if (cp === 0x200e || cp === 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) return true;
   return (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe; // noncharacters, XML-invalid
+}
+
+/**
+ * A path as a user typed it, found on disk. Node decodes the command line as UTF-8, so a name that is not
+ * valid UTF-8 arrives with U+FFFD where its bytes were, and cannot be opened as typed; a user who copied a
+ * name from our warnings typed its readable form (`\xff`). Each component that does not exist is matched
+ * against its folder's entries read as bytes, by either form; exactly one match is taken, several are an
+ * error naming them. A path that exists, or that matches nothing, is returned unchanged (the caller's
+ * own error then names what was typed).
+ */
+export function resolveTypedPath(typed: string): string {
+  if (fs.existsSync(typed) || !/\ufffd|\\x[0-9a-f]{2}|\\u\{/i.test(typed)) return typed;
+  const absolute = path.isAbsolute(typed);
+  const parts = typed.split("/");
+  let sofar = absolute ? "/" : "";
+  for (let i = absolute ? 1 : 0; i < parts.length; i++) {
+    const part = parts[i];
+    const next = sofar ? path.join(sofar, part) : part;
+    if (part === "" || part === "." || part === ".." || fs.existsSync(fsPath(next))) {
+      sofar = next || sofar;
+      continue;
+    }
+    let entries: Buffer[];
+    try {
+      entries = fs.readdirSync(fsPath(sofar || "."), { encoding: "buffer" });
+    } catch {
+      return typed;
+    }
+    const matches = entries.map((e) => fromFsBytes(e)).filter((name) => readableName(name) === part || Buffer.from(toFsBytes(name)).toString("utf8") === part);
+    if (matches.length !== 1) {
+      if (matches.length > 1)
+        throw new CbirError("E_USAGE", `${readableName(typed)} matches ${matches.length} files once decoded: ${matches.map(readableName).join(", ")}.`, {
+          file: typed,
+          fix: "type the name as the warnings show it, with \\xNN for each byte that is not UTF-8.",
+        });
+      return typed;
+    }
+    sofar = sofar ? path.join(sofar, matches[0]) : matches[0];
+  }
+  return sofar;
 }

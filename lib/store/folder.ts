@@ -10,6 +10,7 @@ import { CbirError, expectOneOf, isCbirError } from "../errors";
 import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
+import { fsPath, readableName } from "../prepare/names";
 import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
 import { rankQueriesFast } from "../rank/search";
 import type { Metric } from "../rank/metrics";
@@ -137,7 +138,7 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
     return label === undefined ? { path: path.resolve(p), name: names[i] } : { path: path.resolve(p), name: names[i], label };
   });
   for (const q of queries)
-    if (!fs.existsSync(q.path)) throw new CbirError("E_BAD_IMAGE", `query image '${q.path}' does not exist.`, { file: q.path, fix: "give the path of an image file." });
+    if (!fs.existsSync(fsPath(q.path))) throw new CbirError("E_BAD_IMAGE", `query image '${readableName(q.path)}' does not exist.`, { file: q.path, fix: "give the path of an image file." });
   const pipeline = await openPipeline(config, { reporter: opts.reporter });
   let rankings: Ranking[];
   let skipped: SkippedFile[];
