@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import sharp from "sharp";
 import { invalidOption } from "../errors";
-import { DEFAULT_MAX_PIXELS, readImageFile } from "../prepare/decode";
+import { DEFAULT_MAX_PIXELS, readImageFile, uprightRgb } from "../prepare/decode";
 import { svgDocument } from "./svg";
 import { writeFileAtomic } from "../fsutil";
 
@@ -34,10 +34,7 @@ export interface Placement {
 export async function loadThumb(file: string, box: number): Promise<Thumb> {
   try {
     const input = await readImageFile(file);
-    const { data, info } = await sharp(input, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: "error", pages: 1, animated: false })
-      .rotate()
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace("srgb")
+    const { data, info } = await (await uprightRgb(input, DEFAULT_MAX_PIXELS))
       .resize(box, box, { fit: "inside" })
       .removeAlpha()
       .raw()

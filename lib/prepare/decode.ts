@@ -9,6 +9,7 @@ import sharp from "sharp";
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { RESIZE_MODES, type ResizeMode } from "../backbone/types";
 import { fsPath } from "./names";
+import { openImageInput, UndecodableImage } from "./formats/index";
 
 /** Images with more pixels than this are refused before decoding (decompression bombs). */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -52,6 +53,7 @@ function bad(file: string, reason: string, fix: string): CbirError {
 
 /** Turns sharp's messages into one short reason. */
 function describeSharpError(e: unknown): string {
+  if (e instanceof UndecodableImage) return e.message; // from a reader in formats/: already one reason
   const msg = String((e as Error)?.message ?? e).split("\n")[0];
   if (/pixel limit/i.test(msg)) return "image too large (pixel limit exceeded; possible decompression bomb)";
   if (/unsupported image format/i.test(msg)) return "not an image, or a format that cannot be decoded";
@@ -59,9 +61,10 @@ function describeSharpError(e: unknown): string {
   return msg;
 }
 
-/** A sharp pipeline that yields upright, opaque sRGB pixels. */
-function uprightRgb(input: Buffer, maxPixels: number) {
-  return sharp(input, { limitInputPixels: maxPixels, failOn: "error", pages: 1, animated: false })
+/** A sharp pipeline that yields upright, opaque sRGB pixels (BMP, Netpbm and HEIC decoded on the way in). */
+export async function uprightRgb(bytes: Buffer, maxPixels: number) {
+  const { input, raw } = await openImageInput(bytes, maxPixels);
+  return sharp(input, { ...(raw && { raw }), limitInputPixels: maxPixels, failOn: "error", pages: 1, animated: false })
     .rotate()
     .flatten({ background: { r: 255, g: 255, b: 255 } })
     .toColourspace("srgb");
@@ -75,10 +78,10 @@ export async function decodeImage(file: string, options: DecodeOptions): Promise
   const input = await readImageFile(file);
   try {
     if (resize === "area") {
-      const full = await uprightRgb(input, maxPixels).removeAlpha().raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+      const full = await (await uprightRgb(input, maxPixels)).removeAlpha().raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
       return { data: areaResize(new Uint8Array(full.data), full.info.width, full.info.height, w, h), width: w, height: h };
     }
-    const { data } = await uprightRgb(input, maxPixels)
+    const { data } = await (await uprightRgb(input, maxPixels))
       .resize(w, h, { fit: "fill", kernel: resize === "nearest" ? "nearest" : "linear" })
       .removeAlpha()
       .raw({ depth: "uchar" })
@@ -94,7 +97,7 @@ export async function decodeImage(file: string, options: DecodeOptions): Promise
 export async function decodeThumbnail(file: string, maxSide: number, maxPixels = DEFAULT_MAX_PIXELS): Promise<DecodedImage> {
   const input = await readImageFile(file);
   try {
-    const { data, info } = await uprightRgb(input, maxPixels)
+    const { data, info } = await (await uprightRgb(input, maxPixels))
       .resize(maxSide, maxSide, { fit: "inside", withoutEnlargement: true })
       .removeAlpha()
       .raw({ depth: "uchar" })
