@@ -66,6 +66,12 @@ test("every BMP variant decodes to its known pixels", async () => {
   const raw = decodeBmp(v5.bytes, 1e6);
   assert.equal(raw.channels, 4);
   assert.deepEqual([...raw.data], [...v5.raw!.data]);
+  // an alpha mask over all-zero alpha is a writer that filled the mask and not the channel: opaque
+  const zeroAlpha = Buffer.from(v5.bytes);
+  for (let p = zeroAlpha.readUInt32LE(10) + 3; p < zeroAlpha.length; p += 4) zeroAlpha[p] = 0;
+  const opaque = decodeBmp(zeroAlpha, 1e6);
+  assert.equal(opaque.channels, 3);
+  for (let i = 0; i < v5.width * v5.height; i++) assert.deepEqual([...opaque.data.subarray(3 * i, 3 * i + 3)], [...v5.raw!.data.subarray(4 * i, 4 * i + 3)]);
   // 32-bit BI_RGB: the unused byte (0 and 0x55 here) is not alpha
   assert.equal(decodeBmp(cases.find((c) => c.name === "rgb32.bmp")!.bytes, 1e6).channels, 3);
 });
