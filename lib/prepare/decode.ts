@@ -11,6 +11,7 @@ import { RESIZE_MODES, type ResizeMode } from "../backbone/types";
 import { fsPath } from "./names";
 import { admitImage, checkFrameMemory, decodeLimits, DEFAULT_DECODE_LIMITS, resolveDecodeLimits, type DecodeLimits } from "./budget";
 import { decodeInChild } from "./decode-child";
+import { openImageInput, UndecodableImage } from "./formats/index";
 import { describeSharpError, runSharpPlan, type RawPixels, type SharpPlan } from "./sharp-plan";
 
 export { describeSharpError, runSharpPlan, type RawPixels, type SharpPlan };
@@ -69,10 +70,15 @@ export async function decodeByPlan(file: string, resize: SharpPlan["resize"], ov
   const plan: SharpPlan = { maxPixels: limits.maxPixels, timeoutSeconds: limits.timeoutSeconds, resize };
   try {
     if (cost.format === "svg") return await decodeInChild(file, input, plan, limits);
-    if (cost.format === "other") checkFrameMemory(file, await sharp(input, { limitInputPixels: limits.maxPixels }).metadata(), limits);
-    return await runSharpPlan(sharp, input, plan);
+    const opened = await openImageInput(input, limits.maxPixels); // BMP, Netpbm, HEIC: decoded to pixels here
+    if (opened.raw) {
+      const { width, height, channels } = opened.raw;
+      checkFrameMemory(file, { width, height, channels }, limits);
+    } else if (cost.format === "other") checkFrameMemory(file, await sharp(input, { limitInputPixels: limits.maxPixels }).metadata(), limits);
+    return await runSharpPlan(sharp, opened.input, plan, opened.raw);
   } catch (e) {
     if (e instanceof CbirError) throw e;
+    if (e instanceof UndecodableImage) throw bad(file, e.message, "remove or replace the file; it is skipped meanwhile."); // already one reason
     throw bad(file, describeSharpError(e), "remove or replace the file; it is skipped meanwhile.");
   }
 }

@@ -14,7 +14,12 @@ import type { ImageItem, SkippedFile } from "../types";
 import { LABEL_SOURCES, type LabelSource, labelFromFolder, labelFromName, readLabelsCsv } from "./labels";
 import { fromFsBytes, fsPath, readableName, toFsBytes } from "./names";
 
-export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".avif", ".svg", ".bmp"] as const;
+/**
+ * Only extensions that decode: sharp reads JPEG, PNG, WebP, GIF, TIFF, AVIF (its libvips has an AV1
+ * decoder) and SVG; lib/prepare/formats/ reads BMP, the Netpbm family and HEVC-coded HEIC/HEIF. The
+ * format is told from the bytes, not from this list, so a PNG named .bmp still decodes.
+ */
+export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".avif", ".svg", ".bmp", ".pbm", ".pgm", ".ppm", ".pnm", ".pam", ".heic", ".heif"] as const;
 
 export interface ScanOptions {
   /** Descend into sub-folders (default true). */

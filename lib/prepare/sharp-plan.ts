@@ -36,8 +36,10 @@ export interface RawPixels {
  * The one sharp pipeline of every decode: upright (EXIF orientation), alpha flattened onto white, sRGB,
  * optionally resized, 8-bit RGB. It uses only its arguments (it is also run from its source text).
  */
-export async function runSharpPlan(sharpModule: typeof sharp, input: Buffer, plan: SharpPlan): Promise<RawPixels> {
-  let p = sharpModule(input, { limitInputPixels: plan.maxPixels, failOn: "error", pages: 1, animated: false })
+export async function runSharpPlan(sharpModule: typeof sharp, input: Buffer, plan: SharpPlan, raw?: { width: number; height: number; channels: 1 | 2 | 3 | 4 }): Promise<RawPixels> {
+  const options = { limitInputPixels: plan.maxPixels, failOn: "error" as const, pages: 1, animated: false };
+  // pixels a reader of lib/prepare/formats decoded (BMP, Netpbm, HEIC) come with their shape
+  let p = sharpModule(input, raw ? { ...options, raw } : options)
     .timeout({ seconds: Math.max(1, Math.ceil(plan.timeoutSeconds)) })
     .rotate()
     .flatten({ background: { r: 255, g: 255, b: 255 } })
