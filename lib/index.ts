@@ -12,6 +12,7 @@ export { scanFolder, outputStem, outputStems, isImageName, IMAGE_EXTENSIONS, typ
 export { fsPath, readableName } from "./prepare/names";
 export { labelFromName, labelFromFolder, readLabelsCsv, LABEL_SOURCES, type LabelSource } from "./prepare/labels";
 export { decodeImage, decodeThumbnail, areaResize, type DecodeOptions, type DecodedImage } from "./prepare/decode";
+export { DEFAULT_DECODE_LIMITS, decodeLimits, setDecodeLimits, type DecodeLimits } from "./prepare/budget";
 export * from "./backbone/index";
 export { extractFeatures, backboneFingerprint, autoBatchSize, type ExtractOptions, type ExtractResult } from "./extract/features";
 export { colorHistogram } from "./extract/histogram";
