@@ -80,6 +80,27 @@ test("a progressive JPEG whose coefficients would not fit the memory budget is r
   assert.deepEqual([baseline.scans, baseline.memoryBytes], [1, 10_000 * 10_000 * 3]);
 });
 
+test("PNG: a sequential file streams (its 8-bit output counted), an interlaced one is held whole at its depth", () => {
+  const ihdr = (w: number, h: number, depth: number, colourType: number, interlace: number) => {
+    const b = Buffer.alloc(33);
+    b.writeUInt32BE(0x89504e47, 0);
+    b.writeUInt32BE(0x0d0a1a0a, 4);
+    b.writeUInt32BE(13, 8);
+    b.write("IHDR", 12, "latin1");
+    b.writeUInt32BE(w, 16);
+    b.writeUInt32BE(h, 20);
+    b[24] = depth;
+    b[25] = colourType;
+    b[28] = interlace;
+    return b;
+  };
+  const px = 9000 * 9000;
+  assert.equal(estimateCost(ihdr(9000, 9000, 16, 6, 0)).memoryBytes, px * 4);
+  assert.equal(estimateCost(ihdr(9000, 9000, 16, 6, 1)).memoryBytes, px * 4 * 2 + px * 4);
+  assert.throws(() => admitImage("deep.png", ihdr(9000, 9000, 16, 6, 1)), /about 927 MB \(limit 512 MB\)/);
+  assert.doesNotThrow(() => admitImage("deep.png", ihdr(9000, 9000, 16, 6, 0)));
+});
+
 test("a 1 MB .svgz that inflates to 1 GB is refused after inflating at most the SVG limit; a small one decodes", async () => {
   const file = at("bomb.svgz");
   assert.ok(fs.statSync(file).size < 1.2e6);

@@ -8,7 +8,9 @@
  *   pipelines that libvips evaluates region by region);
  * - JPEG: the header's size and sampling give the coefficient memory of a progressive decode, and the scans
  *   are counted (a cheap marker walk) against `maxJpegScans`;
- * - PNG and everything libvips reads: width x height x channels x bytes per sample against `maxMemoryBytes`;
+ * - PNG: the 8-bit output, plus the whole frame at its bit depth when interlaced (a sequential PNG streams);
+ *   WebP, GIF, TIFF, AVIF (sharp's header read) and BMP, PNM, HEIC (our readers' headers): the frame at its
+ *   sample depth plus the 8-bit output, against `maxMemoryBytes`;
  * - SVG: inflated at most to `maxSvgBytes` (gzip is undone here, capped, before librsvg sees it), elements
  *   and text characters priced at what librsvg was measured to need, and the rendering itself done in a
  *   child process that is killed when it passes the time or memory budget (lib/prepare/decode-child.ts).
@@ -150,14 +152,18 @@ export function estimateCost(b: Buffer): DecodeCost {
   return { format: "other" };
 }
 
-/** PNG's IHDR: the decoded frame at its bit depth, plus the 8-bit RGB(A) copy the pipeline makes. */
+/**
+ * PNG's IHDR. A sequential PNG streams row by row, so only the 8-bit RGBA output can be whole in memory;
+ * an interlaced (Adam7) one is held entire at its bit depth before that.
+ */
 function pngCost(b: Buffer): DecodeCost {
   const width = b.readUInt32BE(16);
   const height = b.readUInt32BE(20);
   const depth = b[24];
   const channels = [1, 0, 3, 1, 2, 0, 4][b[25]] || 4;
+  const interlaced = b[28] === 1;
   const pixels = width * height;
-  return { format: "png", width, height, memoryBytes: pixels * channels * Math.max(1, depth / 8) + pixels * 4 };
+  return { format: "png", width, height, memoryBytes: (interlaced ? pixels * channels * Math.max(1, depth / 8) : 0) + pixels * 4 };
 }
 
 /**
