@@ -1,8 +1,11 @@
 /**
  * Decode one image to RGB uint8 at the network's input size. Alpha is flattened onto white, grey is
  * expanded to three channels, CMYK and 16-bit inputs are converted, EXIF orientation is applied, and only
- * the first frame of an animation is used. Anything that cannot be decoded is a CbirError("E_BAD_IMAGE")
- * naming the file, which callers turn into a skipped entry.
+ * the first frame of an animation is used. Every decode of a user's file (features, histograms, figures)
+ * goes through decodeByPlan: the file is admitted against the decode budgets (budget.ts), BMP, Netpbm and
+ * HEIC are read by formats/, SVG is rendered in the watched child process (decode-child.ts), and one sharp
+ * plan (sharp-plan.ts) does the rest. Anything that cannot be decoded, or is over a budget, is a
+ * CbirError("E_BAD_IMAGE") naming the file, which callers turn into a skipped entry.
  */
 import * as fs from "node:fs";
 import sharp from "sharp";
