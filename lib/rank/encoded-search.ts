@@ -6,7 +6,8 @@
  * medians in one run; see the closing note of issue 21 for the table):
  *   f32  ONNX Runtime Gemm                         1 query 40 ms, 64 queries 190 ms (usearch exact: 47 / 1,362 ms)
  *   f16  ONNX Runtime Cast + Gemm, 4,096-row blocks 1 query 56 ms, 64 queries 206 ms (one whole-database run: 105 ms)
- *   i8   1 query: usearch exactSearch (i8 dot, VNNI) 12-15 ms (ONNX Runtime MatMulInteger: 28 ms)
+ *   i8   1 query: usearch exactSearch (i8 dot, VNNI) 12-15 ms (ONNX Runtime MatMulInteger: 28 ms); 2 threads
+ *        13.6 -> 10.2 ms, and two workers on half the rows each no faster (13.4 ms): the vCPUs do not scale it
  *        batches: ONNX Runtime MatMulInteger uint8 x int8, 8,192-row blocks: 41 ms for 64 queries
  *        (usearch: 352-505 ms; int8 x int8 MatMulInteger: 663 ms, MLAS has no fast s8s8 path here)
  * Every kernel streams the database in blocks and keeps one bounded heap per query (memory O(block x batch + k)).
@@ -50,6 +51,8 @@ export interface EncodedHits {
 export interface EncodedIndexOptions {
   /** Native threads of ONNX Runtime and usearch (default 1: the machine is usually shared). */
   threads?: number;
+  /** Database rows per ONNX Runtime call (default per encoding: f32 16,384, f16 4,096, i8 8,192). */
+  blockRows?: number;
 }
 
 /** Database rows per kernel call: small enough that a block's scores stay in cache. */
@@ -143,10 +146,12 @@ export class EncodedIndex {
   private f16Session: OnnxF16Dot | undefined;
   private i8Session: OnnxInt8Dot | undefined;
   private usearch: UsearchModule | undefined;
+  private ownCodes: Int8Array | undefined;
 
   private constructor(
     readonly vectors: EncodedVectors,
     readonly threads: number,
+    readonly blockRows: number,
   ) {}
 
   /** `vectors` must hold L2-normalised rows (encodeForCosine). */
@@ -154,7 +159,9 @@ export class EncodedIndex {
     checkEncodedVectors(vectors);
     const threads = opts.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1) throw invalidOption("threads", "positive integer", opts.threads);
-    return new EncodedIndex(vectors, threads);
+    const blockRows = opts.blockRows ?? BLOCK_ROWS[vectors.encoding];
+    if (!Number.isInteger(blockRows) || blockRows < 1) throw invalidOption("blockRows", "positive integer", opts.blockRows);
+    return new EncodedIndex(vectors, threads, blockRows);
   }
 
   get encoding(): Encoding {
@@ -221,8 +228,8 @@ export class EncodedIndex {
     const { dim: d, count: n } = this.vectors;
     const codes = this.vectors.codes as Float32Array;
     this.f32Session ??= await OnnxDotProduct.create(d, { threads: this.threads });
-    for (let s = 0; s < n; s += BLOCK_ROWS.f32) {
-      const nb = Math.min(BLOCK_ROWS.f32, n - s);
+    for (let s = 0; s < n; s += this.blockRows) {
+      const nb = Math.min(this.blockRows, n - s);
       const dots = await this.f32Session.dots(q, nQ, codes.subarray(s * d, (s + nb) * d), nb);
       takeQueryMajor(dots, nQ, nb, s, heaps);
     }
@@ -232,8 +239,8 @@ export class EncodedIndex {
     const { dim: d, count: n } = this.vectors;
     const codes = this.vectors.codes as Uint16Array;
     this.f16Session ??= await OnnxF16Dot.create(d, this.threads);
-    for (let s = 0; s < n; s += BLOCK_ROWS.f16) {
-      const nb = Math.min(BLOCK_ROWS.f16, n - s);
+    for (let s = 0; s < n; s += this.blockRows) {
+      const nb = Math.min(this.blockRows, n - s);
       const dots = await this.f16Session.dots(q, nQ, codes.subarray(s * d, (s + nb) * d), nb);
       takeQueryMajor(dots, nQ, nb, s, heaps);
     }
@@ -243,9 +250,16 @@ export class EncodedIndex {
     const { dim: d } = this.vectors;
     const { codes: u, scale: t, base } = this.queryCodes(q, 1);
     this.usearch ??= require("usearch") as UsearchModule;
-    const res = this.usearch.exactSearch(this.vectors.codes as Int8Array, u, d, cand, this.usearch.MetricKind.IP, this.threads) as { keys: BigUint64Array; distances: Float32Array };
-    // usearch reports 1 - (u · c); its float32 result is exact while |u · c| < 2^24
-    for (let j = 0; j < res.keys.length; j++) heap.push(base[0] + t[0] * Math.round(1 - res.distances[j]), Number(res.keys[j]));
+    // usearch reads from the start of the array's buffer, ignoring byteOffset: a view is copied once
+    let codes = this.vectors.codes as Int8Array;
+    if (codes.byteOffset !== 0) codes = this.ownCodes ??= Int8Array.from(codes);
+    const res = this.usearch.exactSearch(codes, u, d, cand, this.usearch.MetricKind.IP, this.threads) as { keys: BigUint64Array; distances: Float32Array };
+    const rows = Array.from(res.keys, Number);
+    const dists = res.distances;
+    // usearch reports 1 - (u · c); its float32 result is exact while |u · c| < 2^24. Rows arrive in any
+    // order, so equal scores are pushed lowest row first to keep ties to the lower row
+    const order = Array.from({ length: rows.length }, (_, j) => j).sort((a, b) => rows[a] - rows[b]);
+    for (const j of order) heap.push(base[0] + t[0] * Math.round(1 - dists[j]), rows[j]);
   }
 
   private async scanI8Onnx(q: Float32Array, nQ: number, heaps: TopHeap[]): Promise<void> {
@@ -267,8 +281,8 @@ export class EncodedIndex {
       }
       shift[i] = 128 * sum;
     }
-    for (let s = 0; s < n; s += BLOCK_ROWS.i8) {
-      const nb = Math.min(BLOCK_ROWS.i8, n - s);
+    for (let s = 0; s < n; s += this.blockRows) {
+      const nb = Math.min(this.blockRows, n - s);
       const dots = await this.i8Session.dots(this.u8Codes.subarray(s * d, (s + nb) * d), nb, ut, nQ);
       // row-major [nb, nQ]: query i's scores at stride nQ
       for (let i = 0; i < nQ; i++) {
@@ -353,8 +367,8 @@ export function encodeForCosine(encoding: Encoding, data: Float32Array, n: numbe
   return encodeVectors(encoding, normaliseRows(data, n, d), n, d, state);
 }
 
-/** Mean fraction of each reference top-k found in the other top-k (recall@k). */
-export function recallAtK(reference: ArrayLike<number>[], got: ArrayLike<number>[], k: number): number {
+/** Recall@k of approximate neighbour lists: the mean fraction of each reference top-k (rows) found in the other top-k. */
+export function neighbourRecall(reference: ArrayLike<number>[], got: ArrayLike<number>[], k: number): number {
   if (reference.length !== got.length) throw invalidOption("got", `${reference.length} rankings`, got.length);
   let hits = 0;
   let total = 0;
