@@ -1,12 +1,14 @@
 /**
  * The memory bound of a search kernel: the GB/s of a plain sequential read of a buffer, measured as a
- * WebAssembly SIMD loop that sums the buffer as 64-bit lanes (four 16-byte loads per iteration into four
+ * WebAssembly SIMD loop that sums the buffer as 64-bit lanes (sixteen 16-byte loads per iteration into four
  * accumulators, so the loop waits on memory, not on additions). The buffer is copied into the module's
  * memory once, then read start to end; the copy is not timed. A JS loop reaches only about 2 GB/s here,
- * well below what the native kernels read, so it would not be a bound.
+ * well below what the native kernels read, so it would not be a bound. With threads > 1 each worker thread
+ * reads its own contiguous slice at the same time (the kernels run on as many threads).
  */
+import { Worker } from "node:worker_threads";
 
-/** A hand-assembled module: (memory (export "mem") 1) and sum(start, end) -> i64 over [start, end), 64-byte steps. */
+/** A hand-assembled module: (memory (export "mem") 1) and sum(start, end) -> i64 over [start, end), STEP-byte steps. */
 function sumModuleBytes(): Uint8Array {
   const LOCAL_GET = 0x20;
   const LOCAL_SET = 0x21;
@@ -19,9 +21,9 @@ function sumModuleBytes(): Uint8Array {
     0x01, 0x04, 0x7b, // locals: 4 x v128 (indices 2..5)
     0x03, 0x40, // loop
   ];
-  for (let a = 0; a < 4; a++) body.push(LOCAL_GET, 2 + a, LOCAL_GET, 0, ...V128_LOAD, 0x04, a * 16, ...I64X2_ADD, LOCAL_SET, 2 + a);
+  for (let a = 0; a < STEP / 16; a++) body.push(LOCAL_GET, 2 + (a % 4), LOCAL_GET, 0, ...V128_LOAD, 0x04, ...leb(a * 16), ...I64X2_ADD, LOCAL_SET, 2 + (a % 4));
   body.push(
-    LOCAL_GET, 0, 0x41, 0xc0, 0x00, 0x6a, LOCAL_TEE, 0, // start += 64
+    LOCAL_GET, 0, 0x41, ...sleb(STEP), 0x6a, LOCAL_TEE, 0, // start += STEP
     LOCAL_GET, 1, 0x49, 0x0d, 0x00, // br_if start < end (unsigned)
     0x0b, // end loop
     LOCAL_GET, 2, LOCAL_GET, 3, ...I64X2_ADD, LOCAL_GET, 4, ...I64X2_ADD, LOCAL_GET, 5, ...I64X2_ADD, LOCAL_TEE, 2,
@@ -38,6 +40,20 @@ function sumModuleBytes(): Uint8Array {
     ...section(7, [0x02, 0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00, 0x03, 0x73, 0x75, 0x6d, 0x00, 0x00]),
     ...section(10, code),
   ]);
+}
+
+/** Bytes summed per loop iteration: 16 loads of 16 bytes, so the loop's own instructions are few per byte. */
+const STEP = 256;
+
+/** Signed LEB128 of a small positive number (i32.const immediates). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if (n === 0 && !(b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
 }
 
 function leb(n: number): number[] {
@@ -74,7 +90,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** GB/s (1e9 bytes/s) of reading `buf` start to end, median of `reps` passes after one warm-up. */
 export function sequentialReadBound(buf: ArrayBufferView, reps = 5): ReadBound {
-  const bytes = buf.byteLength - (buf.byteLength % 64);
+  const bytes = buf.byteLength - (buf.byteLength % STEP);
   const instance = new Wasm.Instance(new Wasm.Module(sumModuleBytes()));
   const mem = instance.exports.mem as WasmMemory;
   const sum = instance.exports.sum as (start: number, end: number) => bigint;
@@ -88,5 +104,54 @@ export function sequentialReadBound(buf: ArrayBufferView, reps = 5): ReadBound {
     if (sum(0, bytes) !== check) throw new Error("internal: the read loop is not deterministic");
     times.push(performance.now() - t);
   }
-  return { gbPerS: bytes / (median(times) / 1000) / 1e9, bytes, method: "wasm SIMD i64x2 sum, 4 x 16-byte loads per step, one thread", sum: BigInt.asIntN(64, check) };
+  return { gbPerS: bytes / (median(times) / 1000) / 1e9, bytes, method: "wasm SIMD i64x2 sum, 16 x 16-byte loads per step, one thread", sum: BigInt.asIntN(64, check) };
+}
+
+// plain JS for the worker threads: each instantiates the module, copies its slice in, and sums it on "go"
+const READ_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const inst = new WebAssembly.Instance(new WebAssembly.Module(workerData.wasm));
+const mem = inst.exports.mem, sum = inst.exports.sum;
+const bytes = workerData.slice.byteLength;
+mem.grow(Math.ceil(bytes / 65536));
+new Uint8Array(mem.buffer, 0, bytes).set(new Uint8Array(workerData.slice));
+parentPort.on("message", () => parentPort.postMessage(sum(0, bytes)));
+parentPort.postMessage(0n);
+`;
+
+/** The same read split over `threads` worker threads reading at once: GB/s of the whole buffer. */
+export async function parallelReadBound(buf: ArrayBufferView, threads: number, reps = 5): Promise<ReadBound> {
+  if (threads <= 1) return sequentialReadBound(buf, reps);
+  const total = buf.byteLength - (buf.byteLength % (STEP * threads));
+  const per = total / threads;
+  const bytesView = new Uint8Array(buf.buffer, buf.byteOffset, total);
+  const wasm = sumModuleBytes();
+  const workers = Array.from({ length: threads }, (_, i) => {
+    const slice = bytesView.slice(i * per, (i + 1) * per).buffer;
+    return new Worker(READ_WORKER, { eval: true, workerData: { wasm, slice }, transferList: [slice] });
+  });
+  const next = (w: Worker) => new Promise<bigint>((resolve, reject) => {
+    w.once("message", resolve);
+    w.once("error", reject);
+  });
+  try {
+    await Promise.all(workers.map(next)); // ready
+    const round = async () => {
+      const replies = workers.map(next);
+      for (const w of workers) w.postMessage("go");
+      return Promise.all(replies);
+    };
+    const first = await round();
+    const times: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t = performance.now();
+      const sums = await round();
+      times.push(performance.now() - t);
+      if (sums.some((x, j) => x !== first[j])) throw new Error("internal: the read loop is not deterministic");
+    }
+    const sum = BigInt.asIntN(64, first.reduce((a, b) => a + b, 0n));
+    return { gbPerS: total / (median(times) / 1000) / 1e9, bytes: total, method: `wasm SIMD i64x2 sum, 16 x 16-byte loads per step, ${threads} worker threads on contiguous slices at once`, sum };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
