@@ -3,6 +3,9 @@
  * query, batches of 64; all-pairs over 10,000 x 1,280), NumPy doing the same single query in the same run
  * (ratio_vs_numpy), and HNSW (usearch) recall@10 against exact search on real features of data/openclipart
  * plus food7 when they are present.
+ * `encodings`: exact search over f32 / f16 / i8 codes (EncodedIndex) on 100,000 x 1,280 N(0, I) rows,
+ * L2-normalised, with NumPy and FAISS (IndexFlatIP, IndexScalarQuantizer QT_8bit / QT_fp16, IndexHNSWFlat)
+ * as peers in the same run, each kernel's fraction of the memory bound, and the targets of issue 21.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -14,6 +17,10 @@ import { computeFeatures } from "../lib/pipeline/features";
 import { seededRandom } from "../lib/random";
 import type { FeatureMatrix } from "../lib/types";
 import { peerAvailable, runPeer } from "./peers";
+import { gaussian } from "../lib/random";
+import { bytesPerVector, ENCODINGS, encodeVectors, type Encoding } from "../lib/rank/encoding";
+import { EncodedIndex, neighbourRecall } from "../lib/rank/encoded-search";
+import { parallelReadBound } from "./sequential-read";
 
 const D = 1280;
 
@@ -112,6 +119,182 @@ async function hnswFigures(): Promise<Record<string, unknown>> {
   };
 }
 
+const ENC_N = 100_000;
+const ENC_SINGLE = 21;
+const ENC_BATCH = 64;
+const ENC_BATCHES = 10;
+const ENC_THREADS = 2;
+const HNSW_PEER_N = 10_000;
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** n rows of N(0, I), L2-normalised (float32), seeded. */
+function normalRows(n: number, d: number, seed: number): Float32Array {
+  const g = gaussian(seededRandom(seed));
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) {
+      const v = g();
+      out[i * d + k] = v;
+      s += v * v;
+    }
+    const inv = 1 / Math.sqrt(s);
+    for (let k = 0; k < d; k++) out[i * d + k] *= inv;
+  }
+  return out;
+}
+
+/** The NumPy and FAISS peers: same shapes, same kind of data (generated there, N(0, I) rows normalised). */
+const PEER_DATA = `
+import numpy as np, time, json
+rng = np.random.default_rng(1)
+db = rng.standard_normal((${ENC_N}, ${D}), dtype=np.float32); db /= np.linalg.norm(db, axis=1, keepdims=True)
+qs = rng.standard_normal((${ENC_SINGLE + ENC_BATCH * ENC_BATCHES}, ${D}), dtype=np.float32); qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+single, batch = qs[:${ENC_SINGLE}], qs[${ENC_SINGLE}:]
+def med(xs): return sorted(xs)[len(xs) // 2]
+def timed_single(f):
+    f(single[:1]); ts = []
+    for i in range(${ENC_SINGLE}):
+        t = time.perf_counter(); f(single[i:i + 1]); ts.append(time.perf_counter() - t)
+    return med(ts) * 1000
+def timed_batch(f, batches=${ENC_BATCHES}, reps=3, warm=True):
+    if warm: f(batch[:${ENC_BATCH}])
+    runs = []; out = None; qs = batch[:batches * ${ENC_BATCH}]
+    for _ in range(reps):
+        t = time.perf_counter(); parts = [f(qs[s:s + ${ENC_BATCH}]) for s in range(0, len(qs), ${ENC_BATCH})]; runs.append(len(qs) / (time.perf_counter() - t)); out = np.concatenate(parts)
+    return med(runs), out
+def recall(ref, got): return float(np.mean([len(set(a[:10]) & set(b[:10])) / 10 for a, b in zip(ref, got)]))
+`;
+
+const NUMPY_PEER = `${PEER_DATA}
+def top(q):
+    s = q @ db.T
+    part = np.argpartition(-s, 10, axis=1)[:, :10]
+    order = np.argsort(-np.take_along_axis(s, part, 1), axis=1)
+    return np.take_along_axis(part, order, 1)
+ms = timed_single(top)
+qps, _ = timed_batch(top)
+print(json.dumps({"single_query_ms": ms, "batch64_queries_per_s": qps}))
+`;
+
+const FAISS_PEER = `${PEER_DATA}
+import faiss
+faiss.omp_set_num_threads(${ENC_THREADS})
+out = {}
+flat = faiss.IndexFlatIP(${D}); flat.add(db)
+search = lambda index: (lambda q: index.search(q, 10)[1])
+out["flat_ip"] = {"single_query_ms": timed_single(search(flat))}
+out["flat_ip"]["batch64_queries_per_s"], ref = timed_batch(search(flat))
+out["flat_ip"]["bytes_per_vector"] = ${D * 4}
+# Debian's generic build scores SQ codes without SIMD: about 8 s per batch of 64 here, so 2 batches, once
+for name, qt, size in (("sq8", faiss.ScalarQuantizer.QT_8bit, ${D}), ("sq_fp16", faiss.ScalarQuantizer.QT_fp16, ${D * 2})):
+    index = faiss.IndexScalarQuantizer(${D}, qt, faiss.METRIC_INNER_PRODUCT); index.train(db); index.add(db)
+    r = {"single_query_ms": timed_single(search(index))}
+    r["batch64_queries_per_s"], got = timed_batch(search(index), batches=2, reps=1, warm=False)
+    r["recall_at_10"] = recall(ref, got); r["bytes_per_vector"] = size; r["queries_timed_in_batches"] = len(got)
+    out[name] = r
+# building the graph over all 100,000 rows takes about 10 minutes with this build (52 s for 10,000): built on the
+# first ${HNSW_PEER_N} rows, recall against IndexFlatIP over the same rows
+sub = db[:${HNSW_PEER_N}]
+t = time.perf_counter()
+hnsw = faiss.IndexHNSWFlat(${D}, 16, faiss.METRIC_INNER_PRODUCT); hnsw.add(sub); hnsw.hnsw.efSearch = 64
+r = {"rows": ${HNSW_PEER_N}, "build_s": time.perf_counter() - t, "single_query_ms": timed_single(search(hnsw))}
+r["batch64_queries_per_s"], got = timed_batch(search(hnsw))
+sub_flat = faiss.IndexFlatIP(${D}); sub_flat.add(sub)
+r["recall_at_10"] = recall(sub_flat.search(batch, 10)[1], got)
+out["hnsw_flat_M16_ef64"] = r
+print(json.dumps(out))
+`;
+
+/** OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set for the PyTorch peers) are unset for the NumPy and FAISS children only. */
+const BLAS_DEFAULTS = { OPENBLAS_CORETYPE: undefined, OPENBLAS_L2_SIZE: undefined };
+
+function peerFigures(): { numpy: Record<string, unknown>; faiss: Record<string, unknown> } {
+  const rounded = (r: Record<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "number" ? round(v, k.startsWith("recall") ? 4 : 1) : v && typeof v === "object" ? rounded(v as Record<string, unknown>) : v]));
+  const numpy = peerAvailable("numpy") ? rounded(runPeer(NUMPY_PEER, [], BLAS_DEFAULTS)) : { absent: "numpy is not installed (scripts/install.sh --peers)" };
+  const faiss = peerAvailable("faiss") ? rounded(runPeer(FAISS_PEER, [], BLAS_DEFAULTS)) : { absent: "python3-faiss is not installed (scripts/install.sh --peers)" };
+  return { numpy, faiss };
+}
+
+async function encodingFigures(): Promise<Record<string, unknown>> {
+  const db = normalRows(ENC_N, D, 21);
+  const single = normalRows(ENC_SINGLE, D, 22);
+  const batch = normalRows(ENC_BATCH * ENC_BATCHES, D, 23);
+  const nBatch = ENC_BATCH * ENC_BATCHES;
+  const reader = (rows: Int32Array) => {
+    const out = new Float32Array(rows.length * D);
+    rows.forEach((r, i) => out.set(db.subarray(r * D, (r + 1) * D), i * D));
+    return out;
+  };
+  const figures: Record<string, Record<string, unknown>> = {};
+  let truth: Int32Array[] = [];
+  for (const encoding of ENCODINGS) {
+    const vectors = encodeVectors(encoding, db, ENC_N, D);
+    const index = EncodedIndex.create(vectors, { threads: ENC_THREADS });
+    const codeBytes = vectors.codes.byteLength;
+    const bound = await parallelReadBound(vectors.codes, ENC_THREADS);
+    await index.search(single.subarray(0, D), 1, { k: 10 });
+    const times: number[] = [];
+    for (let i = 0; i < ENC_SINGLE; i++) {
+      const t = performance.now();
+      await index.search(single.subarray(i * D, (i + 1) * D), 1, { k: 10 });
+      times.push(performance.now() - t);
+    }
+    const singleMs = median(times);
+    await index.search(batch.subarray(0, ENC_BATCH * D), ENC_BATCH, { k: 10, batch: ENC_BATCH });
+    const runs: number[] = [];
+    let hits: Int32Array[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t = performance.now();
+      hits = (await index.search(batch, nBatch, { k: 10, batch: ENC_BATCH })).map((h) => h.rows);
+      runs.push(nBatch / ((performance.now() - t) / 1000));
+    }
+    const qps = median(runs);
+    if (encoding === "f32") truth = hits;
+    const refined = (await index.search(batch, nBatch, { k: 10, batch: ENC_BATCH, refine: 4, rows: reader })).map((h) => h.rows);
+    const boundMs = (codeBytes / (bound.gbPerS * 1e9)) * 1000;
+    figures[encoding] = {
+      kernel_single: index.kernelFor(1),
+      kernel_batch64: index.kernelFor(ENC_BATCH),
+      bytes_per_vector: bytesPerVector(encoding as Encoding, D),
+      single_query_ms: round(singleMs),
+      batch64_queries_per_s: Math.round(qps),
+      recall_at_10: round(neighbourRecall(truth, hits, 10), 4),
+      recall_at_10_refine4: round(neighbourRecall(truth, refined, 10), 4),
+      sequential_read_gb_s: round(bound.gbPerS),
+      memory_bound_fraction_single: round(boundMs / singleMs, 2),
+      memory_bound_fraction_batch64: round(boundMs / ((ENC_BATCH / qps) * 1000), 2),
+    };
+    await index.dispose();
+    process.stderr.write(`search: ${encoding} done (${JSON.stringify(figures[encoding])})\n`);
+  }
+  const peers = peerFigures();
+  const numpyMs = Number(peers.numpy.single_query_ms);
+  const flat = peers.faiss.flat_ip as Record<string, unknown> | undefined;
+  const flatQps = Number(flat?.batch64_queries_per_s);
+  const verdict = (ok: boolean, ratio: number) => `${round(ratio, 2)} ${Number.isFinite(ratio) ? (ok ? "met" : "NOT met") : "peer absent"}`;
+  const i8 = figures.i8;
+  const f32 = figures.f32;
+  const iSingle = Number(i8.single_query_ms) / numpyMs;
+  const iBatch = Number(i8.batch64_queries_per_s) / flatQps;
+  const fBatch = Number(f32.batch64_queries_per_s) / flatQps;
+  return {
+    encodings: figures,
+    encodings_read_method: "wasm SIMD i64x2 sum over a copy of the codes, 16 x 16-byte loads per step, on as many worker threads as the kernels use, each its own slice; fraction = (code bytes / that GB/s) / kernel time, one pass over the codes per query batch",
+    encodings_threads: ENC_THREADS,
+    peers: peers,
+    targets_issue_21: {
+      "i8_single_vs_numpy_f32_time (<= 0.5)": verdict(iSingle <= 0.5, iSingle),
+      "i8_batch64_qps_vs_faiss_flat_ip (>= 2)": verdict(iBatch >= 2, iBatch),
+      "f32_batch64_qps_vs_faiss_flat_ip (>= 1)": verdict(fBatch >= 1, fBatch),
+      "f16_recall_at_10 (>= 0.999)": `${figures.f16.recall_at_10} ${Number(figures.f16.recall_at_10) >= 0.999 ? "met" : "NOT met"}`,
+    },
+  };
+}
+
 export async function runSearchBench(): Promise<Record<string, unknown>> {
-  return { ...(await exactFigures()), ...(await hnswFigures()) };
+  // CBIR_BENCH_SEARCH=encodings runs only the encoded-search part (issue 21)
+  if (process.env.CBIR_BENCH_SEARCH === "encodings") return await encodingFigures();
+  return { ...(await exactFigures()), ...(await hnswFigures()), ...(await encodingFigures()) };
 }

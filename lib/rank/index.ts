@@ -9,3 +9,26 @@ export { ExactIndex, rankAllFast, rankQueriesFast, KERNELS, type Kernel, type Ex
 export { OnnxDotProduct, gemmModelBytes } from "./onnx-gemm";
 export { HnswIndex, HNSW_METRICS, type HnswMetric, type HnswOptions } from "./hnsw";
 export { loadPixels, pixelLoader, pixelMatrix, type PixelOptions } from "./pixels";
+export {
+  ENCODINGS,
+  BYTES_PER_VALUE,
+  bytesPerVector,
+  checkEncoding,
+  checkEncodingName,
+  checkEncodedVectors,
+  encodeVectors,
+  decodeVectors,
+  decodeRows,
+  findBadRows,
+  fitI8,
+  encodeI8,
+  decodeI8,
+  encodeF16,
+  decodeF16,
+  float32ToFloat16Bits,
+  float16BitsToFloat32,
+  type Encoding,
+  type EncodedVectors,
+  type I8State,
+} from "./encoding";
+export { EncodedIndex, encodeForCosine, normaliseRows, neighbourRecall, type EncodedHits, type EncodedSearchOptions, type EncodedIndexOptions, type RowReader } from "./encoded-search";
