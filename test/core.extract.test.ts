@@ -81,3 +81,31 @@ test("automatic batch size shrinks for large layers", () => {
   assert.equal(autoBatchSize(small), 32);
   assert.ok(autoBatchSize(huge) < 32 && autoBatchSize(huge) >= 1);
 });
+
+test("an image whose vector holds NaN or Infinity is skipped with a warning naming it; the rest are kept in order", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-ex-nan-"));
+  const sample = path.resolve(__dirname, "../data/sample");
+  for (const f of ["bird1.png", "flower1.png", "fruit1.png", "music1.png", "vehicle1.png"]) fs.copyFileSync(path.join(sample, f), path.join(dir, f));
+  const { items } = scanFolder(dir);
+  const good = fakeBackbone([]);
+  let call = 0;
+  // the second batch (fruit1, music1): one NaN and one Infinity, as a broken weight file can give
+  const broken: Backbone = {
+    ...good,
+    async infer(batch, n) {
+      const out = await good.infer(batch, n);
+      if (++call === 2) (out[0] = NaN), (out[12 + 5] = Infinity);
+      return out;
+    },
+  };
+  const warnings: string[] = [];
+  const r = await extractFeatures(broken, items, { pooling: "gap", batchSize: 2, histogram: () => new Float32Array([1]), reporter: { notice: (n) => void (n.level === "warn" && warnings.push(n.message)) } });
+  assert.deepEqual(r.items.map((i) => i.name), ["bird1.png", "flower1.png", "vehicle1.png"]);
+  assert.deepEqual(r.features.ids, ["bird1.png", "flower1.png", "vehicle1.png"]);
+  assert.equal(r.features.data.length, 9);
+  assert.ok(r.features.data.every(Number.isFinite));
+  assert.equal(r.histograms!.length, 3);
+  assert.deepEqual(r.skipped.map((s) => path.basename(s.path)), ["fruit1.png", "music1.png"]);
+  for (const s of r.skipped) assert.match(s.reason, /feature vector holds NaN or Infinity/);
+  assert.equal(warnings.filter((w) => /NaN or Infinity/.test(w)).length, 2, "one warning per image");
+});

@@ -6,6 +6,7 @@
 import type { Backbone } from "../backbone/types";
 import { preprocessPixels } from "../backbone/preprocess";
 import { decodeImage } from "../prepare/decode";
+import { findBadRows } from "./finite";
 import { makeFingerprint, type Fingerprint } from "../fingerprint";
 import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { reporterOf, type Reporter } from "../report";
@@ -122,12 +123,30 @@ export async function extractFeatures(backbone: Backbone, items: ImageItem[], op
     if (current.items.length) {
       const ti = performance.now();
       const raw = await backbone.infer(current.pixels, current.items.length);
-      const vectors = poolFeatures(raw, current.items.length, backbone.outputShape, pooling, { gemP });
+      let vectors = poolFeatures(raw, current.items.length, backbone.outputShape, pooling, { gemP });
       inferSeconds += (performance.now() - ti) / 1000;
-      chunks.push(vectors);
-      kept.push(...current.items);
-      if (current.histograms) histograms.push(...current.histograms);
-      await options.onBatch?.({ items: current.items, vectors, histograms: current.histograms });
+      const bad = findBadRows(vectors, current.items.length, dim);
+      if (bad.length) {
+        const isBad = new Set(bad);
+        for (const i of bad) {
+          const s = { path: current.items[i].path, reason: `${current.items[i].path}: its feature vector holds NaN or Infinity (the image decoded; the network gave non-finite values). Fix: check the model's weights; the image is skipped meanwhile.` };
+          skipped.push(s);
+          rep.warn(`skipped ${s.reason}`, s.path);
+        }
+        const keep = current.items.map((_, i) => i).filter((i) => !isBad.has(i));
+        const finite = new Float32Array(keep.length * dim);
+        keep.forEach((i, j) => finite.set(vectors.subarray(i * dim, (i + 1) * dim), j * dim));
+        vectors = finite;
+        current.items = keep.map((i) => current.items[i]);
+        if (current.histograms) current.histograms = keep.map((i) => current.histograms![i]);
+      }
+      if (current.items.length) {
+        // (a batch whose every vector was non-finite has nothing to keep)
+        chunks.push(vectors);
+        kept.push(...current.items);
+        if (current.histograms) histograms.push(...current.histograms);
+        await options.onBatch?.({ items: current.items, vectors, histograms: current.histograms });
+      }
     }
     done += batches[b].length;
     rep.progress("extract", done, items.length, batches[b][batches[b].length - 1]?.name);

@@ -11,6 +11,9 @@
  * and what the encoded search (encoded-search.ts) reads.
  */
 import { CbirError } from "../errors";
+import { findBadRows } from "../extract/finite";
+
+export { findBadRows };
 
 export const ENCODINGS = ["f32", "f16", "i8"] as const;
 export type Encoding = (typeof ENCODINGS)[number];
@@ -54,19 +57,6 @@ export function checkEncoding(expected: Encoding, got: { encoding: Encoding }, f
       file,
       fix: `pass --vectors ${got.encoding}, or rebuild the index with --vectors ${expected}.`,
     });
-}
-
-/** Indices of the rows holding NaN or ±Infinity: they cannot be encoded or ranked, the indexer skips them. */
-export function findBadRows(data: Float32Array, n: number, d: number): number[] {
-  const bad: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const o = i * d;
-    let s = 0;
-    // x - x is 0 for finite x and NaN for NaN or ±Infinity, so one sum checks the row
-    for (let k = 0; k < d; k++) s += data[o + k] - data[o + k];
-    if (s !== 0) bad.push(i);
-  }
-  return bad;
 }
 
 function refuseBadRows(data: Float32Array, n: number, d: number): void {
