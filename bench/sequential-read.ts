@@ -7,6 +7,7 @@
  * reads its own contiguous slice at the same time (the kernels run on as many threads).
  */
 import { Worker } from "node:worker_threads";
+import { section, uleb } from "../lib/plot/simd-dots";
 
 /** A hand-assembled module: (memory (export "mem") 1) and sum(start, end) -> i64 over [start, end), STEP-byte steps. */
 function sumModuleBytes(): Uint8Array {
@@ -21,7 +22,7 @@ function sumModuleBytes(): Uint8Array {
     0x01, 0x04, 0x7b, // locals: 4 x v128 (indices 2..5)
     0x03, 0x40, // loop
   ];
-  for (let a = 0; a < STEP / 16; a++) body.push(LOCAL_GET, 2 + (a % 4), LOCAL_GET, 0, ...V128_LOAD, 0x04, ...leb(a * 16), ...I64X2_ADD, LOCAL_SET, 2 + (a % 4));
+  for (let a = 0; a < STEP / 16; a++) body.push(LOCAL_GET, 2 + (a % 4), LOCAL_GET, 0, ...V128_LOAD, 0x04, ...uleb(a * 16), ...I64X2_ADD, LOCAL_SET, 2 + (a % 4));
   body.push(
     LOCAL_GET, 0, 0x41, ...sleb(STEP), 0x6a, LOCAL_TEE, 0, // start += STEP
     LOCAL_GET, 1, 0x49, 0x0d, 0x00, // br_if start < end (unsigned)
@@ -30,8 +31,7 @@ function sumModuleBytes(): Uint8Array {
     ...I64X2_EXTRACT, 0, LOCAL_GET, 2, ...I64X2_EXTRACT, 1, 0x7c, // i64.add
     0x0b,
   );
-  const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
-  const code = [0x01, ...leb(body.length), ...body];
+  const code = [0x01, ...uleb(body.length), ...body];
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7e]),
@@ -54,17 +54,6 @@ function sleb(n: number): number[] {
     if (n === 0 && !(b & 0x40)) return [...out, b];
     out.push(b | 0x80);
   }
-}
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
 }
 
 export interface ReadBound {

@@ -27,7 +27,8 @@ const f32x4Add = [SIMD, 0xe4, 0x01];
 const f32x4Mul = [SIMD, 0xe6, 0x01];
 const lane = (i: number) => [SIMD, 0x1f, i];
 
-function uleb(v: number): number[] {
+/** Unsigned LEB128, WebAssembly's integer encoding (also used by the bench's read-bound module). */
+export function uleb(v: number): number[] {
   const out: number[] = [];
   do {
     let b = v & 0x7f;
@@ -38,7 +39,7 @@ function uleb(v: number): number[] {
   return out;
 }
 const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, "utf8")];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+export const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
 
 function rowDotsBody(): number[] {
