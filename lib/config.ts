@@ -5,6 +5,7 @@
 import { expectOneOf, invalidOption } from "./errors";
 import { POOLINGS, type Pooling } from "./reduce/pool";
 import { RUNTIMES, type RuntimeName } from "./backbone/types";
+import { ENCODINGS, type Encoding } from "./rank/encoding";
 
 /** Scores the pipeline ranks feature vectors by (image SSIM and dHash work on pixels: see lib/rank). */
 export const PIPELINE_METRICS = ["cosine", "euclidean", "sqeuclidean", "ssim-features", "ssim-over-euclidean"] as const;
@@ -35,6 +36,13 @@ export interface PipelineConfig {
    * way (alpha-QE with database-side augmentation, lib/rank/exact.ts); 0 turns both off.
    */
   queryExpansion: number;
+  /**
+   * Encoding the rows are ranked on (lib/rank/encoding.ts): "f32" exact, "f16" / "i8" compressed codes of
+   * the prepared rows scored on ONNX Runtime (eval and demo; an index keeps its own, see `cbir index`).
+   */
+  vectors: Encoding;
+  /** With f16 / i8: re-score each query's best refine x k with float32 dot products (1 = off). */
+  refine: number;
   /** Inference runtime. */
   runtime: RuntimeName;
   /** Where figures and reports go. */
@@ -62,6 +70,8 @@ export const DEFAULT_CONFIG: Readonly<PipelineConfig> = Object.freeze({
   histogramWeight: 0.25,
   whiten: 0,
   queryExpansion: 10,
+  vectors: "f32",
+  refine: 1,
   runtime: "onnx",
   outDir: "output_new",
   batchSize: 0,
@@ -100,6 +110,8 @@ export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineCo
     throw invalidOption("histogramWeight", "finite number >= 0", c.histogramWeight);
   checkInt("whiten", c.whiten, 0, MAX_DIMS, "integer >= 0 (0 = off)");
   checkInt("queryExpansion", c.queryExpansion, 0, MAX_COUNT, "integer >= 0 (0 = off)");
+  expectOneOf("vectors", c.vectors, ENCODINGS);
+  checkInt("refine", c.refine, 1, MAX_COUNT, "integer >= 1 (1 = off)");
   checkInt("batchSize", c.batchSize, 0, MAX_BATCH, "integer >= 0");
   if (!Number.isSafeInteger(c.seed)) throw invalidOption("seed", "integer", c.seed);
   if (typeof c.center !== "boolean") throw invalidOption("center", "boolean", c.center);

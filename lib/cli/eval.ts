@@ -6,7 +6,7 @@ import { invalidOption } from "../errors";
 import { evaluateFolder } from "../evaluate/folder";
 import { formatEvaluation, formatPerClass } from "../evaluate/evaluate";
 import { checkOutputFile, writeFileAtomic } from "../fsutil";
-import { addPipelineOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP } from "./options";
+import { addPipelineOptions, addSearchVectorOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP } from "./options";
 import { readableName } from "../prepare/names";
 import { cliReporter, EXIT, formatSkipped, printable, setExitCode } from "./output";
 
@@ -17,7 +17,7 @@ function cutoffs(k: number, at: unknown): number[] {
 }
 
 export function register(program: Command): void {
-  addPipelineOptions(
+  addSearchVectorOptions(addPipelineOptions(
     program
       .command("eval")
       .argument("<folder>", "labelled database folder (labels from labels.csv, sub-folders or the file-name prefix)")
@@ -26,7 +26,7 @@ export function register(program: Command): void {
       .option("--at <list>", "P@k cut-offs, comma-separated (default: 1,<k>,10)")
       .option("--json <file>", "also write the evaluation and settings as JSON")
       .option(FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP),
-  ).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
+  )).action(async (folder: string, opts: Record<string, unknown>, cmd: Command) => {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     const config = configFromOptions(opts);
     if (typeof opts.json === "string") checkOutputFile(opts.json, "--json file");
@@ -42,7 +42,7 @@ export function register(program: Command): void {
     const s = res.settings;
     process.stdout.write(
       `settings: ${s.images} images, ${s.model} (${s.backbone}) @ ${s.layer}, ${s.pooling} -> ${s.dim} values, post ${s.post}, ${s.metric}` +
-        `${s.queryExpansion ? `, query expansion ${s.queryExpansion}` : ""}, ${s.mode}\n`,
+        `${s.queryExpansion ? `, query expansion ${s.queryExpansion}` : ""}${s.vectors !== "f32" || Number(s.refine) > 1 ? `, ${s.vectors} vectors${Number(s.refine) > 1 ? ` refine ${s.refine}` : ""}` : ""}, ${s.mode}\n`,
     );
     process.stdout.write(`${printable(formatEvaluation(res.evaluation))}\n`);
     for (const line of formatPerClass(res.evaluation)) process.stdout.write(`  ${readableName(line)}\n`);

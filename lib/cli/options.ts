@@ -8,6 +8,7 @@ import { POOLINGS } from "../reduce/pool";
 import { RUNTIMES } from "../backbone/types";
 import { invalidOption } from "../errors";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, setDecodeLimits, type DecodeLimits } from "../prepare/budget";
+import { ENCODINGS, bytesPerVector } from "../rank/encoding";
 
 /** For the commands that walk a folder (demo, index, eval). */
 export const FOLLOW_LINKS_FLAG = "--follow-links";
@@ -36,6 +37,17 @@ export function addPipelineOptions(cmd: Command): Command {
     .option("--max-svg-mb <n>", "decode budget: refuse SVGs larger than this once inflated (MB)", String(DEFAULT_DECODE_LIMITS.maxSvgBytes / MB))
     .option("--strict", "exit with code 3 when any file was skipped")
     .option("-q, --quiet", "print only errors and notices");
+}
+
+/**
+ * For the commands that rank every image against the folder (eval, demo): the encoding the ranking runs
+ * on and its refine step. `cbir index` / `cbir query` have their own (the index keeps its encoding).
+ */
+export function addSearchVectorOptions(cmd: Command): Command {
+  const bytes = ENCODINGS.map((e) => `${e} ${bytesPerVector(e, 1)}`).join(", ");
+  return cmd
+    .addOption(new Option("--vectors <encoding>", `rank on these vectors: f32 exact, f16 / i8 compressed codes (bytes per value: ${bytes})`).choices([...ENCODINGS]).default(DEFAULT_CONFIG.vectors))
+    .option("--refine <r>", "with f16 / i8: re-score each query's best r x k with float32 vectors (1 = off)", String(DEFAULT_CONFIG.refine));
 }
 
 /**
@@ -83,6 +95,8 @@ export function configFromOptions(o: Record<string, unknown>): PipelineConfig {
     histogramWeight: numberArg("hist-weight", o.histWeight),
     whiten: o.whiten === undefined ? undefined : int("whiten", String(o.whiten)),
     queryExpansion: int("qe", String(o.qe)),
+    vectors: o.vectors === undefined ? undefined : (String(o.vectors) as PipelineConfig["vectors"]),
+    refine: o.refine === undefined ? undefined : int("refine", String(o.refine)),
     center: o.center !== false,
     runtime: o.runtime as PipelineConfig["runtime"],
     batchSize: int("batch-size", String(o.batchSize)),

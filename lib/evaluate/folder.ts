@@ -63,9 +63,9 @@ export async function evaluateFolder(folder: string, config: Partial<PipelineCon
       const q = await pipeline.extract(querySet.items);
       skipped.push(...querySet.skipped, ...q.skipped);
       const queryLabels = new Map(querySet.items.filter((i) => i.label !== undefined).map((i) => [i.name, i.label!] as [string, string]));
-      ranked = await rankAndEvaluate(features, { metric, k, labels, queries: applyPostprocess(q.features, state), queryLabels, queryExpansion: qe, reporter: opts.reporter });
+      ranked = await rankAndEvaluate(features, { metric, k, labels, queries: applyPostprocess(q.features, state), queryLabels, queryExpansion: qe, vectors: c.vectors, refine: c.refine, reporter: opts.reporter });
     } else {
-      ranked = await rankAndEvaluate(features, { metric, k, labels, queryExpansion: qe, reporter: opts.reporter });
+      ranked = await rankAndEvaluate(features, { metric, k, labels, queryExpansion: qe, vectors: c.vectors, refine: c.refine, reporter: opts.reporter });
     }
     const { rankings } = ranked;
     const evaluation = ranked.evaluation!;
@@ -80,6 +80,8 @@ export async function evaluateFolder(folder: string, config: Partial<PipelineCon
       post: pipeline.post.map(postStepLabel).join(",") || "none",
       metric,
       queryExpansion: qe,
+      vectors: c.vectors,
+      refine: c.refine,
       mode: evaluation.mode,
       fingerprint: features.fingerprint.id,
     };

@@ -59,6 +59,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   if (c.whiten > 0) rep.log(`CNN vectors PCA-whitened to at most ${c.whiten} dimensions, learned on these images`);
   if (c.histogramWeight > 0) rep.log(`fused with a colour histogram (weight ${c.histogramWeight}): (${n}, ${pf.features.dim})`);
   if (c.queryExpansion > 0) rep.log(`query expansion over the top ${c.queryExpansion} hits, weighted by similarity, database rows expanded the same way`);
+  if (c.vectors !== "f32") rep.log(`ranked on ${c.vectors} codes${c.refine > 1 ? `, the best ${c.refine} x k re-scored with float32 vectors` : ""}`);
   const skipped = [...scan.skipped, ...pf.skipped];
 
   const byName = new Map(pf.items.map((it) => [it.name, it]));
@@ -66,7 +67,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   const labelled = labels.size === n && new Set(labels.values()).size > 1;
   const tRank = performance.now();
   // top k per image, and AP over each full ranking as the score blocks stream by: memory O(n k), not n x n
-  const { rankings, evaluation } = await rankAndEvaluate(pf.features, { metric: c.metric, k: [c.k], labels, queryExpansion: c.queryExpansion, evaluate: labelled, reporter });
+  const { rankings, evaluation } = await rankAndEvaluate(pf.features, { metric: c.metric, k: [c.k], labels, queryExpansion: c.queryExpansion, vectors: c.vectors, refine: c.refine, evaluate: labelled, reporter });
   const rankSeconds = (performance.now() - tRank) / 1000;
 
   const outDir = path.resolve(c.outDir);

@@ -7,9 +7,11 @@
  *
  * The dot products come from a `DotKernel`: the register-blocked JS loop (synchronous) or ONNX Runtime's
  * Gemm (asynchronous). The loop stays synchronous when its kernel is, so rankAll keeps a synchronous API.
- * Other kernels (compressed vectors, SIMD) plug in here without touching the loop or its consumers.
+ * Other kernels plug in here without touching the loop or its consumers: encoded-kernel.ts scores f16 / i8
+ * codes of the prepared rows. With approximate dots, refine (RefinePass) re-scores each query's best
+ * r x k candidates with exact float32 dot products of the prepared rows before the consumers see the row.
  */
-import { invalidOption } from "../errors";
+import { CbirError, invalidOption } from "../errors";
 import type { FeatureMatrix, Hit, Ranking } from "../types";
 import { dotBlock } from "./kernel";
 import { dataRange, finishScores, higherIsBetter, prepareRows, type Metric, type RowStats, type ScoreContext, type VectorMetric } from "./metrics";
@@ -72,8 +74,109 @@ export function prepareSearch(db: FeatureMatrix, queries: FeatureMatrix, metric:
 }
 
 /**
+ * Refine of one pass over approximate dots: each query's best `factor x hits` database rows by the kernel's
+ * scores are re-scored with exact float32 dot products of the prepared rows (summed in order, as the JS
+ * kernel does: the same bits as an f32 run) and the metric's finishing, FAISS's IndexRefine inside the loop.
+ */
+export interface RefinePass {
+  /** r: candidates per kept hit (> 1; 1 is no refine pass at all). */
+  factor: number;
+  /** Hits this pass keeps per query (k for the ranking, n for the neighbours of query expansion). */
+  hits: number;
+  /** Query i skips database row i. */
+  leaveOneOut: boolean;
+}
+
+/** The refine pass of a pass keeping `hits`, or none when `factor` is 1 (off). */
+export function refinePass(factor: number | undefined, hits: number, leaveOneOut: boolean): RefinePass | undefined {
+  return factor !== undefined && factor > 1 ? { factor, hits, leaveOneOut } : undefined;
+}
+
+/** Rows `rows` of prepared rows, in the order asked: from `data`, or read on demand (RowStats.read). */
+export function preparedRows(stats: RowStats, rows: Int32Array, d: number): MaybePromise<Float32Array> {
+  if (!stats.read) {
+    const out = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => out.set(stats.data.subarray(r * d, (r + 1) * d), i * d));
+    return out;
+  }
+  return then(stats.read(rows), (x) => {
+    if (x.length !== rows.length * d) throw new CbirError("E_INDEX_CORRUPT", `the row reader returned ${x.length} values for ${rows.length} rows of ${d}.`, { fix: "rebuild the index." });
+    return x;
+  });
+}
+
+/** The score context of query `qi` against database rows `cand` only (finishScores on a candidate list). */
+function candidateContext(ctx: ScoreContext, qi: number, cand: number[]): ScoreContext {
+  if (ctx.metric === "cosine") return ctx; // nothing to finish
+  const one = (a?: Float64Array) => a?.subarray(qi, qi + 1);
+  const pick = (a?: Float64Array) => (a ? Float64Array.from(cand, (j) => a[j]) : undefined);
+  const { q, db } = ctx;
+  return {
+    ...ctx,
+    q: { data: q.data, sqnorm: one(q.sqnorm), mean: one(q.mean), variance: one(q.variance) },
+    db: { data: db.data, sqnorm: pick(db.sqnorm), mean: pick(db.mean), variance: pick(db.variance) },
+  };
+}
+
+/**
+ * Writes the exact scores of the candidates into a query's score row and keeps the other rows' kernel
+ * scores below every candidate (shifted by one constant when needed, so their order among themselves
+ * stays): the row then ranks the refined candidates first, in exact order, then the rest in the kernel's
+ * order, for every consumer (top-k, the neighbours of query expansion, AP over the full ranking).
+ */
+function placeRefined(row: Float32Array, cand: number[], exact: Float32Array, hib: boolean, skip: number, mark: Uint8Array): void {
+  const sign = hib ? 1 : -1;
+  let worst = Infinity;
+  for (let t = 0; t < cand.length; t++) {
+    mark[cand[t]] = 1;
+    const v = sign * exact[t];
+    if (v < worst) worst = v;
+  }
+  let bestRest = -Infinity;
+  for (let j = 0; j < row.length; j++) if (!mark[j] && j !== skip && sign * row[j] > bestRest) bestRest = sign * row[j];
+  const delta = bestRest - worst + Math.max(1, Math.abs(bestRest), Math.abs(worst));
+  if (cand.length && bestRest >= worst && Number.isFinite(delta)) for (let j = 0; j < row.length; j++) if (!mark[j]) row[j] -= sign * delta;
+  for (let t = 0; t < cand.length; t++) {
+    row[cand[t]] = exact[t];
+    mark[cand[t]] = 0;
+  }
+}
+
+/** Refines the score rows of queries s..s+nb (finished kernel scores in `scores`, in place). */
+function refineBlock(input: ScoreInput, ctx: ScoreContext, scores: Float32Array, s: number, nb: number, pass: RefinePass): MaybePromise<void> {
+  const { nDb, d } = input;
+  const hib = higherIsBetter(input.metric);
+  const cands: number[][] = [];
+  const slot = new Map<number, number>(); // database row -> its place among the rows read
+  for (let i = 0; i < nb; i++) {
+    const c = topK(scores.subarray(i * nDb, (i + 1) * nDb), pass.factor * pass.hits, hib, pass.leaveOneOut ? s + i : -1);
+    cands.push(c);
+    for (const j of c) if (!slot.has(j)) slot.set(j, slot.size);
+  }
+  return then(preparedRows(input.db, Int32Array.from(slot.keys()), d), (x) => {
+    const q = input.q.data;
+    const mark = new Uint8Array(nDb);
+    for (let i = 0; i < nb; i++) {
+      const qi = s + i;
+      const c = cands[i];
+      const exact = new Float32Array(c.length);
+      const qo = qi * d;
+      for (let t = 0; t < c.length; t++) {
+        const xo = slot.get(c[t])! * d;
+        let v = 0;
+        for (let k = 0; k < d; k++) v += q[qo + k] * x[xo + k];
+        exact[t] = v;
+      }
+      finishScores(candidateContext(ctx, qi, c), exact, 0, 1, c.length);
+      placeRefined(scores.subarray(i * nDb, (i + 1) * nDb), c, exact, hib, pass.leaveOneOut ? qi : -1, mark);
+    }
+  });
+}
+
+/**
  * The loop itself: scores `input` `batch` query rows at a time and hands each query's score row over the
- * database to `take` (query index, scores; the row is only valid during the call).
+ * database to `take` (query index, scores; the row is only valid during the call), refined first when
+ * `refine` is given.
  */
 export function forEachScoreRow(
   input: ScoreInput,
@@ -81,20 +184,26 @@ export function forEachScoreRow(
   batch: number,
   take: (qi: number, scores: Float32Array) => void,
   progress?: (done: number) => void,
+  refine?: RefinePass,
 ): MaybePromise<void> {
   const { nQ, nDb, d } = input;
   const ctx: ScoreContext = { metric: input.metric, d, q: input.q, db: input.db, range: input.range };
-  const finish = (s: number, nb: number, dots: Float32Array) => {
-    finishScores(ctx, dots, s, nb, nDb);
+  const emit = (s: number, nb: number, dots: Float32Array) => {
     for (let i = 0; i < nb; i++) take(s + i, dots.subarray(i * nDb, (i + 1) * nDb));
     progress?.(s + nb);
+  };
+  const finish = (s: number, nb: number, dots: Float32Array): MaybePromise<void> => {
+    finishScores(ctx, dots, s, nb, nDb);
+    if (!refine) return emit(s, nb, dots);
+    return then(refineBlock(input, ctx, dots, s, nb, refine), () => emit(s, nb, dots));
   };
   const from = (start: number): MaybePromise<void> => {
     for (let s = start; s < nQ; s += batch) {
       const nb = Math.min(batch, nQ - s);
       const dots = kernel.dots(input.q.data.subarray(s * d, (s + nb) * d), nb, input.db.data, nDb, d);
-      if (dots instanceof Promise) return dots.then((v) => (finish(s, nb, v), from(s + nb)));
-      finish(s, nb, dots);
+      if (dots instanceof Promise) return dots.then((v) => then(finish(s, nb, v), () => from(s + nb)));
+      const done = finish(s, nb, dots);
+      if (done instanceof Promise) return done.then(() => from(s + nb));
     }
   };
   return from(0);
@@ -181,11 +290,23 @@ export function expandQueries(q: RowStats, db: RowStats, d: number, e: Expansion
   return out;
 }
 
+/**
+ * expandQueries when the database's prepared rows may be read on demand (RowStats.read): only the
+ * neighbours' rows are read, once each.
+ */
+export function expandQueriesFrom(q: RowStats, db: RowStats, d: number, e: Expansion): MaybePromise<Float32Array> {
+  if (!db.read) return expandQueries(q, db, d, e);
+  const slot = new Map<number, number>();
+  for (const nb of e.neighbours) for (const j of nb) if (!slot.has(j)) slot.set(j, slot.size);
+  const local: Expansion = { neighbours: e.neighbours.map((nb) => nb.map((j) => slot.get(j)!)), weights: e.weights };
+  return then(preparedRows(db, Int32Array.from(slot.keys()), d), (x) => expandQueries(q, { data: x }, d, local));
+}
+
 /** The database rows expanded with their own top n (itself excluded): database-side augmentation. */
-export function augmentDatabaseRows(db: FeatureMatrix, self: ScoreInput, kernel: DotKernel, batch: number, n: number, alpha: number, progress: (done: number) => void): MaybePromise<FeatureMatrix> {
+export function augmentDatabaseRows(db: FeatureMatrix, self: ScoreInput, kernel: DotKernel, batch: number, n: number, alpha: number, progress: (done: number) => void, refine?: number): MaybePromise<FeatureMatrix> {
   const e = emptyExpansion(db.ids.length);
   const hib = higherIsBetter(self.metric);
-  const pass = forEachScoreRow(self, kernel, batch, (i, s) => recordExpansion(e, i, topK(s, n, hib, i), s, self.metric, alpha), progress);
+  const pass = forEachScoreRow(self, kernel, batch, (i, s) => recordExpansion(e, i, topK(s, n, hib, i), s, self.metric, alpha), progress, refinePass(refine, n, true));
   return then(pass, () => ({ ids: db.ids, dim: db.dim, data: expandQueries(self.q, self.db, self.d, e), fingerprint: db.fingerprint }));
 }
 
@@ -195,6 +316,12 @@ export interface BlockedRankPlan {
   k: number;
   batch: number;
   kernel: DotKernel;
+  /**
+   * Refine r (default 1 = off): every pass re-scores each query's best r x (its hits) by the kernel's
+   * scores with exact float32 dots of the prepared rows (RefinePass). The neighbours of query expansion
+   * and DBA come from the refined rows too, and are averaged from the float32 rows.
+   */
+  refine?: number;
   /** Query i skips database row i (the queries are the database). */
   leaveOneOut: boolean;
   /** Query expansion: n hits (0 = off), their weight exponent, database-side augmentation. */
@@ -218,7 +345,7 @@ export interface BlockedRankPlan {
  * are the augmented database. Synchronous when the kernel is.
  */
 export function rankBlocked(db: FeatureMatrix, queries: FeatureMatrix, plan: BlockedRankPlan): MaybePromise<Ranking[]> {
-  const { metric, kernel, batch, leaveOneOut: loo } = plan;
+  const { metric, kernel, batch, leaveOneOut: loo, refine } = plan;
   const { n: qe, alpha, augment } = plan.expansion;
   const hib = higherIsBetter(metric);
   const nQ = queries.ids.length;
@@ -229,18 +356,18 @@ export function rankBlocked(db: FeatureMatrix, queries: FeatureMatrix, plan: Blo
   let input: MaybePromise<ScoreInput> = first;
   if (qe > 0) {
     const e = emptyExpansion(nQ);
-    const pass = forEachScoreRow(first, kernel, batch, (qi, s) => recordExpansion(e, qi, topK(s, qe, hib, loo ? qi : -1), s, metric, alpha), report(0));
-    input = then(pass, () => {
-      const q = { ids: queries.ids, dim: queries.dim, data: expandQueries(first.q, first.db, first.d, e), fingerprint: queries.fingerprint };
+    const pass = forEachScoreRow(first, kernel, batch, (qi, s) => recordExpansion(e, qi, topK(s, qe, hib, loo ? qi : -1), s, metric, alpha), report(0), refinePass(refine, qe, loo));
+    input = then(pass, () => then(expandQueriesFrom(first.q, first.db, first.d, e), (expanded) => {
+      const q = { ids: queries.ids, dim: queries.dim, data: expanded, fingerprint: queries.fingerprint };
       let base: MaybePromise<FeatureMatrix> = db;
       if (augment && loo) base = q; // the queries are the database: same neighbours, same rows
       else if (augment) {
         const self = prepareSearch(db, db, metric, first.range, first.db);
-        base = plan.augmentedDb ? plan.augmentedDb(self, report(nQ)) : augmentDatabaseRows(db, self, kernel, batch, qe, alpha, report(nQ));
+        base = plan.augmentedDb ? plan.augmentedDb(self, report(nQ)) : augmentDatabaseRows(db, self, kernel, batch, qe, alpha, report(nQ), refine);
       }
       // cosine rows are re-normalised by prepareSearch; other metrics compare the averaged vectors as they are
       return then(base, (b) => prepareSearch(b, q, metric, first.range, b === db ? first.db : undefined));
-    });
+    }));
   }
   const qLabels = loo ? plan.labels : plan.queryLabels;
   const out: Ranking[] = new Array(nQ);
@@ -254,6 +381,7 @@ export function rankBlocked(db: FeatureMatrix, queries: FeatureMatrix, plan: Blo
         plan.onRow?.(qi, s);
       },
       report(total - nQ),
+      refinePass(refine, plan.k, loo),
     );
     return then(pass, () => out);
   });

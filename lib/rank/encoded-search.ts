@@ -20,7 +20,8 @@
  * rounding. Uint8 codes (c + 128) add 128 Σ u_j to every row's dot product, which is subtracted.
  */
 import { CbirError, invalidOption } from "../errors";
-import { checkEncodedVectors, checkEncoding, decodeRows, encodeVectors, I8_MAX, type Encoding, type EncodedVectors, type I8State } from "./encoding";
+import { checkEncodedVectors, checkEncoding, decodeRows, encodeVectors, type Encoding, type EncodedVectors, type I8State } from "./encoding";
+import { i8QueryCodes, transposeQueryCodes, uint8Codes, type I8QueryCodes } from "./i8-dot";
 import { OnnxDotProduct } from "./onnx-gemm";
 import { OnnxF16Dot, OnnxInt8Dot } from "./onnx-encoded";
 
@@ -56,7 +57,7 @@ export interface EncodedIndexOptions {
 }
 
 /** Database rows per kernel call: small enough that a block's scores stay in cache. */
-const BLOCK_ROWS: Record<Encoding, number> = { f32: 16384, f16: 4096, i8: 8192 };
+export const BLOCK_ROWS: Record<Encoding, number> = { f32: 16384, f16: 4096, i8: 8192 };
 /**
  * f32 re-scores this many candidates per hit with the in-order float32 dot product, so its scores and ties
  * are bit-identical to rankAll / ExactIndex on the JS kernel whatever order the kernel summed in.
@@ -265,22 +266,9 @@ export class EncodedIndex {
   private async scanI8Onnx(q: Float32Array, nQ: number, heaps: TopHeap[]): Promise<void> {
     const { dim: d, count: n } = this.vectors;
     const { codes: u, scale: t, base } = this.queryCodes(q, nQ);
-    if (!this.u8Codes) {
-      const c = this.vectors.codes as Int8Array;
-      this.u8Codes = new Uint8Array(c.length);
-      for (let i = 0; i < c.length; i++) this.u8Codes[i] = c[i] + 128;
-    }
+    this.u8Codes ??= uint8Codes(this.vectors.codes as Int8Array);
     this.i8Session ??= await OnnxInt8Dot.create(d, this.threads, "uint8");
-    const ut = new Int8Array(d * nQ);
-    const shift = new Float64Array(nQ);
-    for (let i = 0; i < nQ; i++) {
-      let sum = 0;
-      for (let k = 0; k < d; k++) {
-        ut[k * nQ + i] = u[i * d + k];
-        sum += u[i * d + k];
-      }
-      shift[i] = 128 * sum;
-    }
+    const { qt: ut, shift } = transposeQueryCodes(u, nQ, d);
     for (let s = 0; s < n; s += this.blockRows) {
       const nb = Math.min(this.blockRows, n - s);
       const dots = await this.i8Session.dots(this.u8Codes.subarray(s * d, (s + nb) * d), nb, ut, nQ);
@@ -297,30 +285,9 @@ export class EncodedIndex {
     }
   }
 
-  /** int8 codes of the queries with the database scales folded in (see the header), their scales t and q·offset. */
-  private queryCodes(q: Float32Array, nQ: number): { codes: Int8Array; scale: Float64Array; base: Float64Array } {
-    const d = this.vectors.dim;
-    const { scale, offset } = this.vectors.state!;
-    const codes = new Int8Array(nQ * d);
-    const t = new Float64Array(nQ);
-    const base = new Float64Array(nQ);
-    const w = new Float64Array(d);
-    for (let i = 0; i < nQ; i++) {
-      let max = 0;
-      let qo = 0;
-      for (let k = 0; k < d; k++) {
-        const x = q[i * d + k];
-        w[k] = x * scale[k];
-        qo += x * offset[k];
-        if (Math.abs(w[k]) > max) max = Math.abs(w[k]);
-      }
-      base[i] = qo;
-      if (max === 0) continue; // every code 0, t 0: all rows score q·o
-      t[i] = max / I8_MAX;
-      const inv = I8_MAX / max;
-      for (let k = 0; k < d; k++) codes[i * d + k] = Math.round(w[k] * inv);
-    }
-    return { codes, scale: t, base };
+  /** int8 codes of the queries with the database scales folded in (i8-dot.ts), their scales t and q·offset. */
+  private queryCodes(q: Float32Array, nQ: number): I8QueryCodes {
+    return i8QueryCodes(this.vectors.state!, q, nQ, this.vectors.dim);
   }
 
   async dispose(): Promise<void> {

@@ -38,6 +38,11 @@ export type VectorMetric = Exclude<Metric, "ssim-image">;
 export interface RowStats {
   /** Rows as the kernel sees them (L2-normalised for cosine, else the input itself). */
   data: Float32Array;
+  /**
+   * Rows `rows` of `data`, in the order asked, when `data` does not hold them: a database the kernel only
+   * has codes of (ExactIndex.fromEncoded) reads its float32 rows on demand, for refine and query expansion.
+   */
+  read?: (rows: Int32Array) => Float32Array | Promise<Float32Array>;
   sqnorm?: Float64Array;
   mean?: Float64Array;
   variance?: Float64Array;
