@@ -59,10 +59,22 @@ const BAD_PIPELINE: [string, string][] = [
   ["--runtime", "gpu"],
 ];
 
+/** The ranking encoding and its refine step (eval and demo; index and query have their own). */
+const BAD_SEARCH_VECTORS: [string, string][] = [
+  ["--vectors", "f8"],
+  ["--vectors", "I8"],
+  ["--vectors", ""],
+  ["--refine", "0"],
+  ["--refine", "-2"],
+  ["--refine", "1.5"],
+  ["--refine", "x"],
+  ["--refine", "1e9"],
+];
+
 const COMMANDS: Record<string, { args: string[]; extra: [string, string][] }> = {
-  demo: { args: ["demo", SAMPLE_DIR], extra: [] },
+  demo: { args: ["demo", SAMPLE_DIR], extra: BAD_SEARCH_VECTORS },
   index: { args: ["index", SAMPLE_DIR], extra: [["--commit-every", "0"], ["--commit-every", "x"], ["--commit-every", "-5"]] },
-  eval: { args: ["eval", SAMPLE_DIR], extra: [["--at", "0"], ["--at", "1,,2"], ["--at", "x"], ["--at", "1.5"]] },
+  eval: { args: ["eval", SAMPLE_DIR], extra: [["--at", "0"], ["--at", "1,,2"], ["--at", "x"], ["--at", "1.5"], ...BAD_SEARCH_VECTORS] },
   query: { args: ["query", SAMPLE_DIR, path.join(SAMPLE_DIR, "bird1.png")], extra: [["--layout", "mosaic"]] },
 };
 
@@ -76,12 +88,13 @@ for (const [name, { args, extra }] of Object.entries(COMMANDS)) {
       assert.match(r.err, /Expected |error: option|argument .* is invalid|Allowed choices/, what);
       assert.doesNotMatch(r.err, /does not exist|holds no index|backbone|internal error/, `${what} was checked too late: ${r.err}`);
       assert.equal(r.out, "", `${what}: nothing ran`);
+      assert.equal(r.err.split("\n").filter((l) => l.startsWith("error:")).length, 1, `${what}: one error line: ${r.err}`);
     }
   });
 }
 
 test("the library refuses the same values at its entry", async () => {
-  for (const bad of [{ histogramWeight: Infinity }, { histogramWeight: NaN }, { k: 1e20 }, { whiten: 1e9 }, { batchSize: 1e6 }, { outDir: "" }, { center: "no" as never }])
+  for (const bad of [{ histogramWeight: Infinity }, { histogramWeight: NaN }, { k: 1e20 }, { whiten: 1e9 }, { batchSize: 1e6 }, { outDir: "" }, { center: "no" as never }, { vectors: "f8" as never }, { refine: 0 }, { refine: 2.5 }])
     assert.throws(() => resolveConfig(bad), { code: "E_BAD_OPTION" }, JSON.stringify(bad));
   // indexFolder checks its config before it walks the folder: a missing folder would be E_NO_FOLDER
   await assert.rejects(indexFolder(path.join(os.tmpdir(), "cbir-no-such-folder"), { histogramWeight: Infinity }), { code: "E_BAD_OPTION" });
