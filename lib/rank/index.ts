@@ -5,7 +5,7 @@ export { topK } from "./topk";
 export { dotBlock } from "./kernel";
 export { imageSsim, rerankWithSsim, SSIM_VARIANTS, SSIM_COLOURS, type SsimOptions, type SsimVariant, type SsimColour, type PixelImage, type SsimRerankOptions } from "./structural-similarity";
 export { dhashBits, dhashFeatures, hammingDistance, rgbToGrey } from "./dhash";
-export { ExactIndex, rankAllFast, rankQueriesFast, KERNELS, type Kernel, type ExactIndexOptions, type SearchOptions, type FastRankOptions } from "./search";
+export { ExactIndex, rankAllFast, rankQueriesFast, checkRefine, KERNELS, type Kernel, type ExactIndexOptions, type SearchOptions, type FastRankOptions } from "./search";
 export { OnnxDotProduct, gemmModelBytes } from "./onnx-gemm";
 export { HnswIndex, HNSW_METRICS, type HnswMetric, type HnswOptions } from "./hnsw";
 export { loadPixels, pixelLoader, pixelMatrix, type PixelOptions } from "./pixels";
@@ -32,3 +32,4 @@ export {
   type I8State,
 } from "./encoding";
 export { EncodedIndex, encodeForCosine, normaliseRows, neighbourRecall, type EncodedHits, type EncodedSearchOptions, type EncodedIndexOptions, type RowReader } from "./encoded-search";
+export { EncodedDotKernel, ENCODED_METRICS, checkEncodedMetric, type EncodedDotKernelOptions } from "./encoded-kernel";
