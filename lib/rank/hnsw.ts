@@ -6,6 +6,7 @@
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { assertSameFingerprint } from "../fingerprint";
 import type { FeatureMatrix, Hit, Ranking } from "../types";
+import { ENCODINGS, type Encoding } from "./encoding";
 import { higherIsBetter } from "./metrics";
 
 export const HNSW_METRICS = ["cosine", "euclidean", "sqeuclidean", "dhash"] as const;
@@ -21,6 +22,8 @@ export interface HnswOptions {
   expansionSearch?: number;
   /** Native threads (default 1). */
   threads?: number;
+  /** Scalars the graph stores its vectors as (default "f32"; "f16" halves and "i8" quarters them: usearch converts on add). */
+  quantization?: Encoding;
   labels?: Map<string, string>;
 }
 
@@ -48,11 +51,12 @@ export class HnswIndex {
   static build(db: FeatureMatrix, opts: HnswOptions = {}): HnswIndex {
     const metric = expectOneOf("metric", opts.metric ?? "cosine", HNSW_METRICS);
     const threads = opts.threads ?? 1;
+    const scalar = expectOneOf("quantization", opts.quantization ?? "f32", ENCODINGS);
     const us = loadUsearch();
     const index = new us.Index({
       dimensions: db.dim,
       metric: metric === "cosine" ? us.MetricKind.Cos : us.MetricKind.L2sq,
-      quantization: us.ScalarKind.F32,
+      quantization: { f32: us.ScalarKind.F32, f16: us.ScalarKind.F16, i8: us.ScalarKind.I8 }[scalar],
       connectivity: opts.connectivity ?? 16,
       expansion_add: opts.expansionAdd ?? 128,
       expansion_search: opts.expansionSearch ?? 64,
@@ -100,7 +104,10 @@ export class HnswIndex {
     return out;
   }
 
-  /** Writes the graph (usearch's own format); reload with `HnswIndex.load(file, db)` and the same vectors. */
+  /**
+   * Writes the graph (usearch's own format, vectors included); reload with `HnswIndex.load(file, db)` and
+   * the same ids (db.data may be empty: the graph holds its own vectors).
+   */
   save(file: string): void {
     this.index.save(file);
   }

@@ -6,11 +6,13 @@
  * 268 ms in JS and 174 ms on tfjs-wasm; a batch of 64 queries 218 ms (ORT) vs 6.8 s (JS) and 6.3 s (tfjs-wasm).
  * `ExactIndex` keeps the prepared database and the session, so repeated queries pay only the search.
  */
-import { assertSameFingerprint } from "../fingerprint";
+import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import { expectOneOf, invalidOption } from "../errors";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Ranking } from "../types";
-import { augmentDatabaseRows, checkBatch, checkK, expansionOptions, jsDotKernel, onnxDotKernel, rankBlocked, type DotKernel, type ScoreInput } from "./blocked";
+import { augmentDatabaseRows, checkBatch, checkK, emptyExpansion, expandQueries, expansionOptions, jsDotKernel, onnxDotKernel, rankBlocked, type DotKernel, type ScoreInput } from "./blocked";
+import { EncodedIndex, normaliseRows, type RowReader } from "./encoded-search";
+import { checkEncoding, decodeRows, type Encoding, type EncodedVectors } from "./encoding";
 import type { RankOptions } from "./exact";
 import { METRICS, dataRange, prepareRows, type Metric, type RowStats, type VectorMetric } from "./metrics";
 import { OnnxDotProduct } from "./onnx-gemm";
@@ -101,8 +103,67 @@ export class ExactIndex {
     return out;
   }
 
+  // ---- STUB (issue 21 phase 2, store helper): a minimal fromEncoded until the rank helper's lands; replaced at merge ----
+  private encodedStub?: { index: EncodedIndex; rows?: RowReader; refine: number };
+
+  /** An index over rows already encoded (encodeForCosine): cosine only. `rows`: float32 rows for refine, read lazily. */
+  static async fromEncoded(
+    src: { ids: string[]; fingerprint: Fingerprint; vectors: EncodedVectors; rows?: RowReader },
+    opts: ExactIndexOptions & { vectors?: Encoding; refine?: number } = {},
+  ): Promise<ExactIndex> {
+    if ((opts.metric ?? "cosine") !== "cosine") throw invalidOption("metric", "cosine (encoded vectors are ranked by cosine only)", opts.metric);
+    if (opts.vectors) checkEncoding(opts.vectors, src.vectors);
+    const db: FeatureMatrix = { ids: src.ids, dim: src.vectors.dim, data: new Float32Array(0), fingerprint: src.fingerprint };
+    const x = new ExactIndex(db, "cosine", { data: db.data }, 0, opts.labels, undefined);
+    x.encodedStub = { index: EncodedIndex.create(src.vectors, { threads: opts.threads }), rows: src.rows, refine: opts.refine ?? 1 };
+    return x;
+  }
+
+  /** External queries against the codes; query expansion decodes the neighbours' codes (no database-side augmentation). */
+  private async searchEncodedStub(queries: FeatureMatrix, opts: SearchOptions): Promise<Ranking[]> {
+    const { index, rows, refine } = this.encodedStub!;
+    assertSameFingerprint(this.db.fingerprint, queries.fingerprint);
+    if (opts.leaveOneOut) throw invalidOption("leaveOneOut", "false (this encoded index ranks external queries)", opts.leaveOneOut);
+    const k = checkK(opts.k);
+    const batch = checkBatch(opts.batch);
+    const { n: qe, alpha } = expansionOptions(opts);
+    const n = this.db.ids.length;
+    const d = this.db.dim;
+    const nQ = queries.ids.length;
+    let q = queries.data;
+    if (qe > 0 && n > 0) {
+      reporterOf(opts.reporter).info(`query expansion on ${index.encoding} codes: the ${qe} neighbours are decoded from the codes; no database-side augmentation`);
+      const first = await index.search(q, nQ, { k: Math.min(qe, n), batch });
+      const e = emptyExpansion(nQ);
+      const rowsOf: number[] = [];
+      first.forEach((h, i) => {
+        e.neighbours[i] = Array.from(h.rows, (_, j) => rowsOf.push(h.rows[j]) - 1);
+        e.weights[i] = Array.from(h.scores, (s) => Math.pow(Math.max(0, s), alpha));
+      });
+      q = expandQueries({ data: normaliseRows(q, nQ, d) }, { data: decodeRows(index.vectors, rowsOf) }, d, e);
+    }
+    const hits = n > 0 ? await index.search(q, nQ, { k: Math.min(k, n), refine, rows, batch }) : queries.ids.map(() => ({ rows: new Int32Array(0), scores: new Float32Array(0) }));
+    return hits.map((h, i) => {
+      const r: Ranking = {
+        query: queries.ids[i],
+        hits: Array.from(h.rows, (row, j) => {
+          const id = this.db.ids[row];
+          const label = this.labels?.get(id);
+          return label === undefined ? { id, score: h.scores[j] } : { id, score: h.scores[j], label };
+        }),
+        metric: "cosine",
+        higherIsBetter: true,
+      };
+      const ql = opts.queryLabels?.get(queries.ids[i]);
+      if (ql !== undefined) r.queryLabel = ql;
+      return r;
+    });
+  }
+  // ---- end of STUB ----
+
   /** Ranks `queries` (same fingerprint as the database) against it. */
   async search(queries: FeatureMatrix, opts: SearchOptions = {}): Promise<Ranking[]> {
+    if (this.encodedStub) return this.searchEncodedStub(queries, opts); // STUB (see above)
     const db = this.db;
     if (queries !== db) assertSameFingerprint(db.fingerprint, queries.fingerprint);
     const k = checkK(opts.k);
@@ -134,6 +195,7 @@ export class ExactIndex {
   }
 
   async dispose(): Promise<void> {
+    await this.encodedStub?.index.dispose(); // STUB (see above)
     await this.ort?.dispose();
   }
 }
