@@ -46,6 +46,8 @@ export class HnswIndex {
     readonly metric: HnswMetric,
     private readonly threads: number,
     private readonly labels: Map<string, string> | undefined,
+    /** The scalars the graph stores. */
+    readonly scalar: Encoding,
   ) {}
 
   static build(db: FeatureMatrix, opts: HnswOptions = {}): HnswIndex {
@@ -67,7 +69,7 @@ export class HnswIndex {
       for (let i = 0; i < keys.length; i++) keys[i] = BigInt(i);
       index.add(keys, db.data, threads);
     }
-    return new HnswIndex(index, db, metric, threads, opts.labels);
+    return new HnswIndex(index, db, metric, threads, opts.labels, scalar);
   }
 
   get size(): number {
@@ -117,6 +119,6 @@ export class HnswIndex {
     h.index.load(file);
     if (h.index.size() !== db.ids.length)
       throw new CbirError("E_INDEX_CORRUPT", `HNSW graph holds ${h.index.size()} vectors but the index has ${db.ids.length}.`, { file, fix: "delete the graph file; it is rebuilt." });
-    return new HnswIndex(h.index, db, h.metric, h.threads, opts.labels);
+    return new HnswIndex(h.index, db, h.metric, h.threads, opts.labels, h.scalar);
   }
 }

@@ -154,6 +154,7 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
     throw new CbirError("E_BAD_OPTION", `an index of ${index.encoding} vectors is ranked by cosine only, not ${metric}.`, { file: index.dir, fix: "query with --metric cosine, or rebuild the index with --vectors f32." });
   const graph = index.hnsw && metric === "cosine" ? index.hnsw : undefined;
   if (index.hnsw && !graph) rep.info(`the HNSW graph ranks by cosine: exact search for --metric ${metric}`);
+  if (!graph && index.encoding === "f32" && refine > 1) rep.info("--refine has no effect on an index of float32 vectors: they are ranked exactly");
   const search = graph
     ? `${hnswLabel(index.manifest.ann!)}, recall@10 ${index.manifest.ann!.recallAt10.toFixed(3)} at index time${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""}`
     : index.encoding === "f32"

@@ -7,22 +7,22 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CbirError, invalidOption } from "../errors";
+import { CbirError } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import type { Encoding, EncodedVectors } from "../rank/encoding";
-import { emptyExpansion, expandQueries, expansionOptions } from "../rank/blocked";
-import { encodeForCosine, normaliseRows, type RowReader } from "../rank/encoded-search";
-import { decodeRows } from "../rank/encoding";
+import { encodeForCosine, type RowReader } from "../rank/encoded-search";
 import { HnswIndex } from "../rank/hnsw";
 import { applyPostprocess, postFromJSON, type FittedPost } from "../reduce/postprocess";
 import { reporterOf, type Reporter } from "../report";
-import type { FeatureMatrix, Ranking } from "../types";
+import type { FeatureMatrix } from "../types";
 import { openIndex } from "./index-store";
 import { manifestPath, readManifest, type IndexManifest } from "./manifest";
-import { checkHnswFile, codesFile, hnswOptions, indexEncoding, readCodes, searchFingerprint } from "./search-files";
+import { checkHnswFile, codesFile, hnswOptions, indexEncoding, readCodes, searchFingerprint, type GraphSource } from "./search-files";
+
+export { searchGraph } from "./search-files";
 
 /** An index opened for search: the codes (or, for f32, the float32 features), the lazy row reader, the graph. */
-export interface SearchIndex {
+export interface SearchIndex extends GraphSource {
   dir: string;
   manifest: IndexManifest;
   ids: string[];
@@ -157,58 +157,4 @@ export function segmentRowReader(dir: string, m: IndexManifest, post: FittedPost
     if (out.length !== rows.length * searchDim) throw new CbirError("E_INDEX_CORRUPT", `post-processed rows have ${out.length / Math.max(1, rows.length)} values, the codes ${searchDim}.`, { file: manifestPath(dir), fix: "rebuild the index." });
     return out;
   };
-}
-
-export interface GraphSearchOptions {
-  k: number;
-  /** Query expansion with the top n hits (0 = off): the neighbours' vectors are decoded from the codes. */
-  queryExpansion?: number;
-  queryExpansionAlpha?: number;
-  /** Re-score the graph's best refine x k with the float32 rows (default 1 = off). */
-  refine?: number;
-  labels?: Map<string, string>;
-  queryLabels?: Map<string, string>;
-}
-
-/** Top-k of `queries` (prepareQueries'd) from the index's HNSW graph: cosine, as the exact search ranks. */
-export async function searchGraph(s: SearchIndex, queries: FeatureMatrix, opts: GraphSearchOptions): Promise<Ranking[]> {
-  const graph = s.hnsw;
-  if (!graph) throw new CbirError("E_BAD_OPTION", "the index has no current HNSW graph.", { file: s.dir, fix: "build it with `cbir index <folder> --ann hnsw`." });
-  const { n: qe, alpha } = expansionOptions(opts);
-  const refine = opts.refine ?? 1;
-  if (!Number.isInteger(refine) || refine < 1) throw invalidOption("refine", "integer >= 1 (1 = off)", opts.refine);
-  const d = s.dim;
-  const nQ = queries.ids.length;
-  const rowOf = new Map(s.ids.map((id, i) => [id, i] as const));
-  let q = normaliseRows(queries.data, nQ, d);
-  if (qe > 0) {
-    const first = graph.search(queries, { k: qe });
-    const e = emptyExpansion(nQ);
-    const rows: number[] = [];
-    first.forEach((r, i) => {
-      e.neighbours[i] = r.hits.map((h) => rows.push(rowOf.get(h.id)!) - 1);
-      e.weights[i] = r.hits.map((h) => Math.pow(Math.max(0, h.score), alpha));
-    });
-    q = normaliseRows(expandQueries({ data: q }, { data: decodeRows(s.vectors(), rows) }, d, e), nQ, d);
-  }
-  const found = graph.search({ ...queries, data: q }, { k: opts.k * refine, queryLabels: opts.queryLabels });
-  if (refine === 1) return found.map((r) => withLabels(r, opts.labels));
-  // exact cosine of each candidate's float32 row, best first, ties to the lower row
-  const out: Ranking[] = [];
-  for (const [i, r] of found.entries()) {
-    const cand = Int32Array.from(r.hits, (h) => rowOf.get(h.id)!).sort();
-    const x = normaliseRows(await s.rows(cand), cand.length, d);
-    const scored = Array.from(cand, (row, j) => {
-      let dot = 0;
-      for (let t = 0; t < d; t++) dot += q[i * d + t] * x[j * d + t];
-      return { row, score: Math.fround(dot) };
-    }).sort((a, b) => b.score - a.score || a.row - b.row);
-    out.push(withLabels({ ...r, hits: scored.slice(0, opts.k).map((h) => ({ id: s.ids[h.row], score: h.score })) }, opts.labels));
-  }
-  return out;
-}
-
-function withLabels(r: Ranking, labels: Map<string, string> | undefined): Ranking {
-  if (!labels) return r;
-  return { ...r, hits: r.hits.map((h) => (labels.has(h.id) ? { ...h, label: labels.get(h.id)! } : h)) };
 }
