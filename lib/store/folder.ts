@@ -19,7 +19,7 @@ import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { buildOrUpdateIndex, type BuildResult } from "./index-store";
 import { manifestPath } from "./manifest";
-import { ANN_KINDS, hnswLabel, type AnnKind } from "./search-files";
+import { ANN_KINDS, hnswLabel, I8_GRAPH_RESCORE, type AnnKind } from "./search-files";
 import { openSearchIndex, searchGraph, type SearchIndex } from "./search-open";
 import { checkIndexDir } from "./marker";
 import { openPipeline } from "./pipeline";
@@ -156,7 +156,9 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   if (index.hnsw && !graph) rep.info(`the HNSW graph ranks by cosine: exact search for --metric ${metric}`);
   if (!graph && index.encoding === "f32" && refine > 1) rep.info("--refine has no effect on an index of float32 vectors: they are ranked exactly");
   const search = graph
-    ? `${hnswLabel(index.manifest.ann!)}, recall@10 ${index.manifest.ann!.recallAt10.toFixed(3)} at index time${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""}`
+    ? `${hnswLabel(index.manifest.ann!)}, recall@10 ${index.manifest.ann!.recallAt10.toFixed(3)} at index time${
+        refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : graph.scalar === "i8" ? `, its best ${I8_GRAPH_RESCORE} x k re-ranked by the codes` : ""
+      }`
     : index.encoding === "f32"
       ? `exact ${metric} over float32 vectors`
       : `exact cosine over ${index.encoding} codes${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""}`;
