@@ -138,6 +138,30 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
   }
 }
 
+/**
+ * Replaces `file` atomically with what `writeTmp` writes to the path it is given (for writers that only
+ * take a path, such as usearch's save): the temporary file is flushed, then renamed over `file`.
+ */
+export function replaceFileAtomicSync(file: string, writeTmp: (tmp: string) => void): void {
+  const tmp = tmpName(file);
+  try {
+    mkdirSync(path.dirname(file));
+    writeTmp(tmp);
+    const fd = fs.openSync(tmp, "r+");
+    try {
+      fsFaults.hook?.({ op: "fsync", file: tmp });
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fsFaults.hook?.({ op: "rename", file: tmp, to: file });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw writeError(e, file);
+  }
+}
+
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = tmpName(file);
   const bytes = toBytes(data);

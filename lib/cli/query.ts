@@ -3,13 +3,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
-import { expectOneOf } from "../errors";
+import { expectOneOf, invalidOption } from "../errors";
+import { checkEncodingName, ENCODINGS } from "../rank/encoding";
 import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { readableName, resolveTypedPath } from "../prepare/names";
 import { defaultIndexDir, queryIndex } from "../store/folder";
 import { MANIFEST_FILE } from "../store/manifest";
-import { addPipelineOptions, configFromOptions } from "./options";
+import { addPipelineOptions, configFromOptions, numberArg } from "./options";
 import { cliReporter, EXIT, setExitCode } from "./output";
 
 /** Pipeline settings the user typed: they must agree with the index's (checked through the fingerprint). */
@@ -39,8 +40,14 @@ export function register(program: Command): void {
       .argument("<image...>", "query images")
       .description("rank query images against an index (with the settings it was built with) and write their recommendation figures")
       .option("--no-figures", "print the rankings only")
+      .option("--vectors <encoding>", `refuse the index unless its search vectors are ${ENCODINGS.join(" | ")}`)
+      .option("--refine <r>", "f16 / i8 indexes and HNSW: re-score the best r x k with float32 rows read from the segments (1 = off)", "1")
+      .option("--exact", "exact search even when the index has an HNSW graph")
       .option("--layout <layout>", `recommendation figure: ${RECOMMENDATION_LAYOUTS.join(" | ")} (grid: query above its hits; row: "Rank #1..#k" on one line)`, "grid"),
   ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
+    const vectors = opts.vectors === undefined ? undefined : checkEncodingName(opts.vectors);
+    const refine = numberArg("refine", opts.refine, true);
+    if (refine < 1) throw invalidOption("refine", "integer >= 1 (1 = off)", opts.refine);
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     // a file is passed as it is, so the error names what was typed
     const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) || (fs.existsSync(index) && !fs.statSync(index).isDirectory()) ? index : defaultIndexDir(index);
@@ -53,6 +60,9 @@ export function register(program: Command): void {
       figuresDir: opts.figures === false ? undefined : path.resolve(String(opts.out), "queries"),
       queryExpansion: configFromOptions(opts).queryExpansion,
       layout: expectOneOf("layout", String(opts.layout), RECOMMENDATION_LAYOUTS),
+      vectors,
+      refine,
+      exact: Boolean(opts.exact),
       reporter,
     });
     reporter.finish();

@@ -6,6 +6,7 @@
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { assertSameFingerprint } from "../fingerprint";
 import type { FeatureMatrix, Hit, Ranking } from "../types";
+import { ENCODINGS, type Encoding } from "./encoding";
 import { higherIsBetter } from "./metrics";
 
 export const HNSW_METRICS = ["cosine", "euclidean", "sqeuclidean", "dhash"] as const;
@@ -21,6 +22,8 @@ export interface HnswOptions {
   expansionSearch?: number;
   /** Native threads (default 1). */
   threads?: number;
+  /** Scalars the graph stores its vectors as (default "f32"; "f16" halves and "i8" quarters them: usearch converts on add). */
+  quantization?: Encoding;
   labels?: Map<string, string>;
 }
 
@@ -43,16 +46,19 @@ export class HnswIndex {
     readonly metric: HnswMetric,
     private readonly threads: number,
     private readonly labels: Map<string, string> | undefined,
+    /** The scalars the graph stores. */
+    readonly scalar: Encoding,
   ) {}
 
   static build(db: FeatureMatrix, opts: HnswOptions = {}): HnswIndex {
     const metric = expectOneOf("metric", opts.metric ?? "cosine", HNSW_METRICS);
     const threads = opts.threads ?? 1;
+    const scalar = expectOneOf("quantization", opts.quantization ?? "f32", ENCODINGS);
     const us = loadUsearch();
     const index = new us.Index({
       dimensions: db.dim,
       metric: metric === "cosine" ? us.MetricKind.Cos : us.MetricKind.L2sq,
-      quantization: us.ScalarKind.F32,
+      quantization: { f32: us.ScalarKind.F32, f16: us.ScalarKind.F16, i8: us.ScalarKind.I8 }[scalar],
       connectivity: opts.connectivity ?? 16,
       expansion_add: opts.expansionAdd ?? 128,
       expansion_search: opts.expansionSearch ?? 64,
@@ -63,7 +69,7 @@ export class HnswIndex {
       for (let i = 0; i < keys.length; i++) keys[i] = BigInt(i);
       index.add(keys, db.data, threads);
     }
-    return new HnswIndex(index, db, metric, threads, opts.labels);
+    return new HnswIndex(index, db, metric, threads, opts.labels, scalar);
   }
 
   get size(): number {
@@ -100,7 +106,10 @@ export class HnswIndex {
     return out;
   }
 
-  /** Writes the graph (usearch's own format); reload with `HnswIndex.load(file, db)` and the same vectors. */
+  /**
+   * Writes the graph (usearch's own format, vectors included); reload with `HnswIndex.load(file, db)` and
+   * the same ids (db.data may be empty: the graph holds its own vectors).
+   */
   save(file: string): void {
     this.index.save(file);
   }
@@ -110,6 +119,6 @@ export class HnswIndex {
     h.index.load(file);
     if (h.index.size() !== db.ids.length)
       throw new CbirError("E_INDEX_CORRUPT", `HNSW graph holds ${h.index.size()} vectors but the index has ${db.ids.length}.`, { file, fix: "delete the graph file; it is rebuilt." });
-    return new HnswIndex(h.index, db, h.metric, h.threads, opts.labels);
+    return new HnswIndex(h.index, db, h.metric, h.threads, opts.labels, h.scalar);
   }
 }

@@ -6,17 +6,21 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
-import { CbirError, expectOneOf, isCbirError } from "../errors";
+import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
 import { fsPath, readableName } from "../prepare/names";
 import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
-import { rankQueriesFast } from "../rank/search";
+import { checkEncoding, checkEncodingName, type Encoding } from "../rank/encoding";
+import { ExactIndex, rankQueriesFast } from "../rank/search";
 import type { Metric } from "../rank/metrics";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
-import { buildOrUpdateIndex, openIndex, type BuildResult, type StoredIndex } from "./index-store";
+import { buildOrUpdateIndex, type BuildResult } from "./index-store";
+import { manifestPath } from "./manifest";
+import { ANN_KINDS, hnswLabel, I8_GRAPH_RESCORE, type AnnKind } from "./search-files";
+import { openSearchIndex, searchGraph, type SearchIndex } from "./search-open";
 import { checkIndexDir } from "./marker";
 import { openPipeline } from "./pipeline";
 
@@ -26,6 +30,10 @@ export interface IndexFolderOptions {
   rebuild?: boolean;
   /** Images per committed batch (default 64). */
   batchSize?: number;
+  /** Encoding of the search vectors (default: the index's, f32 for a new one; see BuildOptions.vectors). */
+  vectors?: Encoding;
+  /** "hnsw": build a usearch HNSW graph beside the vectors (default: what the index had, else "none"). */
+  ann?: AnnKind;
   scan?: ScanOptions;
   reporter?: Reporter;
 }
@@ -36,6 +44,8 @@ export function defaultIndexDir(folder: string): string {
 
 export async function indexFolder(folder: string, config: Partial<PipelineConfig>, opts: IndexFolderOptions = {}): Promise<BuildResult & { dir: string; scanSkipped: SkippedFile[] }> {
   resolveConfig(config); // every option is checked before the folder is walked or a model loaded
+  if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
+  if (opts.ann !== undefined) expectOneOf("ann", opts.ann, ANN_KINDS);
   const scan = scanFolder(folder, opts.scan);
   for (const s of scan.skipped) reporterOf(opts.reporter).warn(`skipped ${s.reason}`, s.path);
   const dir = path.resolve(opts.indexDir ?? defaultIndexDir(folder));
@@ -51,6 +61,8 @@ export async function indexFolder(folder: string, config: Partial<PipelineConfig
       config: pipeline.record,
       reporter: opts.reporter,
       post: pipeline.post,
+      vectors: opts.vectors,
+      ann: opts.ann,
     });
     return { ...res, dir, scanSkipped: scan.skipped };
   } finally {
@@ -68,11 +80,19 @@ export interface QueryOptions {
   /** Figure layout: "grid" (query above, hits below; default) or "row" ("Rank #1..#k" on one row). */
   layout?: RecommendationLayout;
   queryExpansion?: number;
+  /** Refuse the index unless its search vectors have this encoding (E_FINGERPRINT_MISMATCH naming both). */
+  vectors?: Encoding;
+  /** f16 / i8 (and HNSW): re-score the best refine x k with float32 rows read from the segments (default 1 = off). */
+  refine?: number;
+  /** Exact search even when the index has an HNSW graph. */
+  exact?: boolean;
   reporter?: Reporter;
 }
 
 export interface QueryResult {
-  index: StoredIndex;
+  index: SearchIndex;
+  /** Which search ran, e.g. "exact cosine over i8 codes, refine 4" or "HNSW graph (usearch, i8 scalars, ...)". */
+  search: string;
   rankings: Ranking[];
   skipped: SkippedFile[];
   figures: string[];
@@ -124,7 +144,24 @@ export function queryLabel(image: string, known: ReadonlySet<string>): string | 
 
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
   const rep = reporterOf(opts.reporter);
-  const index = openIndex(indexDir);
+  if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
+  const refine = opts.refine ?? 1;
+  if (!Number.isInteger(refine) || refine < 1) throw invalidOption("refine", "integer >= 1 (1 = off)", opts.refine);
+  const index = openSearchIndex(indexDir, { ann: !opts.exact, reporter: opts.reporter });
+  if (opts.vectors !== undefined) checkEncoding(opts.vectors, index, manifestPath(index.dir));
+  const metric = opts.metric ?? "cosine";
+  if (index.encoding !== "f32" && metric !== "cosine")
+    throw new CbirError("E_BAD_OPTION", `an index of ${index.encoding} vectors is ranked by cosine only, not ${metric}.`, { file: index.dir, fix: "query with --metric cosine, or rebuild the index with --vectors f32." });
+  const graph = index.hnsw && metric === "cosine" ? index.hnsw : undefined;
+  if (index.hnsw && !graph) rep.info(`the HNSW graph ranks by cosine: exact search for --metric ${metric}`);
+  if (!graph && index.encoding === "f32" && refine > 1) rep.info("--refine has no effect on an index of float32 vectors: they are ranked exactly");
+  const search = graph
+    ? `${hnswLabel(index.manifest.ann!)}, recall@10 ${index.manifest.ann!.recallAt10.toFixed(3)} at index time${
+        refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : graph.scalar === "i8" ? `, its best ${I8_GRAPH_RESCORE} x k re-ranked by the codes` : ""
+      }`
+    : index.encoding === "f32"
+      ? `exact ${metric} over float32 vectors`
+      : `exact cosine over ${index.encoding} codes${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""}`;
   if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
   const recorded = (index.manifest.config ?? {}) as Partial<PipelineConfig>;
   const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
@@ -132,7 +169,9 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
   if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
   const names = queryNames(images);
-  const known = new Set(index.labels.values());
+  const labels = new Map<string, string>();
+  for (const i of index.manifest.items) if (i.label !== undefined) labels.set(i.name, i.label);
+  const known = new Set(labels.values());
   const queries: ImageItem[] = images.map((p, i) => {
     const label = queryLabel(p, known);
     return label === undefined ? { path: path.resolve(p), name: names[i] } : { path: path.resolve(p), name: names[i], label };
@@ -148,20 +187,26 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
     // each unreadable query was already reported by the extraction, with its file and fix
     if (ex.features.ids.length === 0) throw new CbirError("E_NO_IMAGES", "none of the query images could be read.", { file: images[0], fix: "give readable images." });
     const q = index.prepareQueries(ex.features);
-    rankings = await rankQueriesFast(index.features, q, {
-      metric: opts.metric ?? "cosine",
-      k: opts.k ?? 5,
-      labels: index.labels,
-      queryLabels: new Map(queries.filter((x) => x.label !== undefined).map((x) => [x.name, x.label!] as [string, string])),
-      queryExpansion: opts.queryExpansion ?? resolveConfig(config).queryExpansion,
-      reporter: opts.reporter,
-    });
+    const k = opts.k ?? 5;
+    const queryLabels = new Map(queries.filter((x) => x.label !== undefined).map((x) => [x.name, x.label!] as [string, string]));
+    const queryExpansion = opts.queryExpansion ?? resolveConfig(config).queryExpansion;
+    rep.info(`search: ${search}`);
+    if (graph) rankings = await searchGraph(index, q, { k, queryExpansion, refine, labels, queryLabels });
+    else if (index.features) rankings = await rankQueriesFast(index.features, q, { metric, k, labels, queryLabels, queryExpansion, reporter: opts.reporter });
+    else {
+      const exact = await ExactIndex.fromEncoded({ ids: index.ids, fingerprint: index.fingerprint, vectors: index.vectors(), rows: index.rows }, { labels, refine });
+      try {
+        rankings = await exact.search(q, { k, queryLabels, queryExpansion, reporter: opts.reporter });
+      } finally {
+        await exact.dispose();
+      }
+    }
   } finally {
     pipeline.dispose();
   }
   const figures: string[] = [];
   if (opts.figuresDir) {
-    const byName = new Map(index.items.map((i) => [i.name, i] as const));
+    const byName = new Map(index.manifest.items.map((i) => [i.name, { path: i.path, name: i.name, ...(i.label !== undefined ? { label: i.label } : {}) }] as const));
     const queryByName = new Map(queries.map((i) => [i.name, i] as const));
     const stems = outputStems(rankings.map((r) => r.query));
     for (const [qi, r] of rankings.entries()) {
@@ -178,5 +223,5 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
       }
     }
   }
-  return { index, rankings, skipped, figures };
+  return { index, search, rankings, skipped, figures };
 }

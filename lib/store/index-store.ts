@@ -9,24 +9,26 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CbirError, invalidOption, isCbirError } from "../errors";
+import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { assertSameFingerprint, diffFingerprints, sha256, type Fingerprint } from "../fingerprint";
 import { isTmpFileOf, writeFileAtomicSync } from "../fsutil";
 import { DEFAULT_MAX_BYTES } from "../prepare/decode";
 import { fsPath } from "../prepare/names";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
+import { checkEncodingName, type Encoding } from "../rank/encoding";
 import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type PostStep } from "../reduce/postprocess";
 import { acquireLock } from "./lock";
 import { JOURNAL_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, SEGMENT_PATTERN, manifestPath, manifestText, readManifest, type IndexManifest, type Segment, type StoredItem, type StoredSkip } from "./manifest";
 import { claimIndexDir } from "./marker";
+import { ANN_KINDS, indexEncoding, refreshSearchFiles, removeSearchFiles, type AnnKind } from "./search-files";
 
 /**
  * Base names of the files the index writes atomically under its lock: their temporary files are the only
  * `.tmp` files it deletes. Not the marker's: a first run started at the same instant writes it before
  * taking the lock.
  */
-const OWN_FILES = /^(manifest\.json|segments\.journal|vectors-\d{6,}\.f32)$/;
+const OWN_FILES = /^(manifest\.json|segments\.journal|vectors-\d{6,}\.f32|codes\.(f16|i8)|hnsw\.usearch)$/;
 
 export interface StoredIndex {
   dir: string;
@@ -129,6 +131,14 @@ export interface BuildOptions {
   rebuild?: boolean;
   /** Settings recorded in the manifest (see IndexManifest.config). */
   config?: Record<string, string | number | boolean>;
+  /**
+   * Encoding of the search vectors (default: the index's, "f32" for a new one). f16 / i8 write codes beside
+   * the segments; another encoding than an existing index's is refused unless `rebuild` (which re-encodes,
+   * keeping the float32 vectors).
+   */
+  vectors?: Encoding;
+  /** Approximate search structure built at index time (default: what the index had, else "none"). */
+  ann?: AnnKind;
   /** Hash every file even when its size and modification time are unchanged (default false). */
   verifyContent?: boolean;
   reporter?: Reporter;
@@ -267,6 +277,8 @@ export async function buildOrUpdateIndex(items: ImageItem[], extractFn: ExtractF
   const rep = reporterOf(opts.reporter);
   const batchSize = opts.batchSize ?? 128;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidOption("batchSize", "positive integer", opts.batchSize);
+  if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
+  if (opts.ann !== undefined) expectOneOf("ann", opts.ann, ANN_KINDS);
   const names = new Set<string>();
   for (const it of items) {
     if (names.has(it.name)) throw invalidOption("items", "unique names", it.name);
@@ -291,6 +303,15 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
     rep.warn(`${e.message} Rebuilding the index.`, manifestPath(dir));
   }
   const recorded = new Set([...readJournal(dir), ...(old?.segments ?? []).map((s) => s.file).filter((f) => SEGMENT_PATTERN.test(f))]);
+  // the search vectors' encoding is part of their fingerprint: another one is refused unless rebuilding
+  const encoding = opts.vectors ?? (old ? indexEncoding(old) : "f32");
+  if (old && indexEncoding(old) !== encoding && !opts.rebuild)
+    throw new CbirError("E_FINGERPRINT_MISMATCH", `the index's search vectors are encoded as ${indexEncoding(old)} but ${encoding} was asked for.`, {
+      file: manifestPath(dir),
+      fix: `pass --vectors ${indexEncoding(old)}, or --rebuild to re-encode them as ${encoding} (the float32 vectors are kept).`,
+    });
+  const ann: AnnKind = opts.ann ?? (old?.ann ? "hnsw" : "none");
+  const derived = old ? { codes: old.codes, ann: old.ann } : {};
   if (old && old.fingerprint.id !== opts.fingerprint.id) {
     if (!opts.rebuild) assertSameFingerprint(old.fingerprint, opts.fingerprint, manifestPath(dir));
     rep.info(`rebuilding: the index was made by another pipeline (${diffFingerprints(old.fingerprint, opts.fingerprint).join("; ")}).`, manifestPath(dir));
@@ -400,6 +421,9 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
     if (old) writer.manifest.createdAt = old.createdAt;
     writer.manifest.skipped = stillSkipped;
     if (old?.post) writer.manifest.post = old.post;
+    // kept while segments are committed (stale, so unused, once they change); refreshed at the end
+    if (derived.codes) writer.manifest.codes = derived.codes;
+    if (derived.ann) writer.manifest.ann = derived.ann;
     const untouched = old && dropped === 0 && removed.length === 0 && changed.length === 0 && renamed.length === 0 && keep.length === old.items.length;
     if (untouched) {
       writer.manifest.items = [...old!.items];
@@ -464,7 +488,14 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
   w.manifest.root = opts.root ?? w.manifest.root;
   if (opts.config) w.manifest.config = { ...opts.config };
   else if (old?.config) w.manifest.config = old.config;
+  const post = w.manifest.post ? postFromJSON(w.manifest.post.state) : undefined;
+  const searchRows = (): FeatureMatrix => {
+    const raw: FeatureMatrix = { ids: w.manifest.items.map((i) => i.name), dim, data: concatRows(w), fingerprint: opts.fingerprint };
+    return post ? applyPostprocess(raw, post) : raw;
+  };
+  const obsolete = await refreshSearchFiles(dir, w.manifest, searchRows, { vectors: encoding, ann, force: opts.rebuild, reporter: opts.reporter });
   w.commit();
+  removeSearchFiles(dir, obsolete, w.manifest);
   // images that failed to decode were attempted, not added: they are reported as skipped only
   const stored = (n: string) => w.vectors.has(n);
   return { index: toStoredIndex(dir, w.manifest, concatRows(w)), added: added.filter(stored), changed: changed.filter(stored), removed, renamed, unchanged, skipped };

@@ -6,6 +6,11 @@
  *                        manifest is refused)
  *   vectors-<n>.f32      row-major float32 segments; each batch of new images is one segment, and a finished
  *                        run compacts them into a single file; every segment has its sha256 in the manifest
+ *   codes.f16, codes.i8  with `--vectors f16|i8`: the search vectors (post-processed, L2-normalised, encoded;
+ *                        rows in manifest order), derived from the segments and rebuilt from them whenever
+ *                        they or the post-processing change, or the file fails its sha256 (`codes` below)
+ *   hnsw.usearch         with `--ann hnsw`: a usearch HNSW graph over the search vectors (`ann` below), derived
+ *                        the same way; both are written atomically after the final segment is committed
  *   segments.journal     every segment file the index has created and not yet deleted, rewritten before each
  *                        new one is written, so a segment left by a killed run is still known to be the index's
  *   index.lock           the current writer (lock.ts)
@@ -17,6 +22,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CbirError } from "../errors";
 import { sha256, type Fingerprint } from "../fingerprint";
+import type { Encoding, I8State } from "../rank/encoding";
 import type { FittedPostJSON } from "../reduce/postprocess";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -24,6 +30,9 @@ export const MANIFEST_FORMAT = "cbir-index";
 export const MANIFEST_VERSION = 1;
 export const SEGMENT_PATTERN = /^vectors-(\d+)\.f32$/;
 export const JOURNAL_FILE = "segments.journal";
+/** The derived search files: codes of one encoding, the HNSW graph. */
+export const CODES_PATTERN = /^codes\.(f16|i8)$/;
+export const HNSW_FILE = "hnsw.usearch";
 
 export interface StoredItem {
   /** Path relative to the database root (the id). */
@@ -64,6 +73,26 @@ export interface IndexManifest {
   skipped: StoredSkip[];
   /** Post-processing fitted on the stored vectors; `fingerprint` is that of the post-processed vectors. */
   post?: { steps: string[]; state: FittedPostJSON; fingerprint: Fingerprint };
+  /**
+   * The encoded search vectors (f16 / i8; absent for f32, whose search vectors are the segments'). `source`
+   * is searchSource() of the vectors they were encoded from: a manifest whose segments or post-processing
+   * changed since (a run killed before re-encoding) has stale codes, which are not used.
+   */
+  codes?: { file: string; encoding: Exclude<Encoding, "f32">; dim: number; count: number; state: I8State | null; sha256: string; source: string; fingerprint: Fingerprint };
+  /** The HNSW graph over the search vectors, its parameters and recall@10 against exact search when it was built. */
+  ann?: {
+    kind: "hnsw";
+    file: string;
+    scalar: Encoding;
+    connectivity: number;
+    expansionAdd: number;
+    expansionSearch: number;
+    sha256: string;
+    /** searchSource() of the vectors, with the scalar kind. */
+    source: string;
+    recallAt10: number;
+    recallQueries: number;
+  };
   /** The settings the index was built with (model name, layer, pooling...), so queries can reuse them. */
   config?: Record<string, string | number | boolean>;
   createdAt: string;
