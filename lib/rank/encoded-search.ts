@@ -23,6 +23,7 @@ import { CbirError, invalidOption } from "../errors";
 import { checkEncodedVectors, checkEncoding, decodeRows, encodeVectors, I8_MAX, type Encoding, type EncodedVectors, type I8State } from "./encoding";
 import { OnnxDotProduct } from "./onnx-gemm";
 import { OnnxF16Dot, OnnxInt8Dot } from "./onnx-encoded";
+import { WasmI8Kernel, wasmI8Available } from "./wasm-i8";
 
 /** Float32 rows `rows` of the database as stored (not normalised), in the order asked: the store's reader. */
 export type RowReader = (rows: Int32Array) => Float32Array | Promise<Float32Array>;
@@ -147,6 +148,8 @@ export class EncodedIndex {
   private i8Session: OnnxInt8Dot | undefined;
   private usearch: UsearchModule | undefined;
   private ownCodes: Int8Array | undefined;
+  /** The WebAssembly i8 kernel and its workers, made at the first single query (null: unavailable here). */
+  private wasmI8: WasmI8Kernel | null | undefined;
 
   private constructor(
     readonly vectors: EncodedVectors,
@@ -177,7 +180,8 @@ export class EncodedIndex {
   kernelFor(nQ: number): string {
     if (this.encoding === "f32") return "onnx-gemm";
     if (this.encoding === "f16") return "onnx-cast-gemm";
-    return nQ === 1 ? "usearch-i8" : "onnx-matmulinteger-u8s8";
+    if (nQ > 1) return "onnx-matmulinteger-u8s8";
+    return this.wasmI8 !== null && wasmI8Available() ? `wasm-simd-i8 (${this.threads} thread${this.threads > 1 ? "s" : ""})` : "usearch-i8";
   }
 
   /** Top-k of each of `nQ` float32 query rows (normalised here) against the database. */
@@ -219,7 +223,7 @@ export class EncodedIndex {
     if (cand === 0) return heaps;
     if (this.encoding === "f32") await this.scanF32(q, nQ, heaps);
     else if (this.encoding === "f16") await this.scanF16(q, nQ, heaps);
-    else if (nQ === 1) this.searchI8Usearch(q, heaps[0], cand);
+    else if (nQ === 1) await this.searchI8Single(q, heaps[0], cand);
     else await this.scanI8Onnx(q, nQ, heaps);
     return heaps;
   }
@@ -244,6 +248,16 @@ export class EncodedIndex {
       const dots = await this.f16Session.dots(q, nQ, codes.subarray(s * d, (s + nb) * d), nb);
       takeQueryMajor(dots, nQ, nb, s, heaps);
     }
+  }
+
+  /** One i8 query: the WebAssembly kernel (wasm-i8.ts) where it runs, else usearch; the same scores either way. */
+  private async searchI8Single(q: Float32Array, heap: TopHeap, cand: number): Promise<void> {
+    const { dim: d, count: n } = this.vectors;
+    if (this.wasmI8 === undefined) this.wasmI8 = WasmI8Kernel.create(this.vectors.codes as Int8Array, n, d, this.threads) ?? null;
+    if (!this.wasmI8) return this.searchI8Usearch(q, heap, cand);
+    const { codes: u, scale: t, base } = this.queryCodes(q, 1);
+    const { rows, dots } = await this.wasmI8.search(u, cand);
+    for (let j = 0; j < rows.length; j++) heap.push(base[0] + t[0] * dots[j], rows[j]); // increasing rows: ties keep the lower
   }
 
   private searchI8Usearch(q: Float32Array, heap: TopHeap, cand: number): void {
@@ -327,6 +341,8 @@ export class EncodedIndex {
     await this.f32Session?.dispose();
     await this.f16Session?.dispose();
     await this.i8Session?.dispose();
+    await this.wasmI8?.dispose();
+    this.wasmI8 = undefined;
     this.f32Session = this.f16Session = this.i8Session = undefined;
   }
 }
