@@ -6,8 +6,10 @@
  * medians in one run; see the closing note of issue 21 for the table):
  *   f32  ONNX Runtime Gemm                         1 query 40 ms, 64 queries 190 ms (usearch exact: 47 / 1,362 ms)
  *   f16  ONNX Runtime Cast + Gemm, 4,096-row blocks 1 query 56 ms, 64 queries 206 ms (one whole-database run: 105 ms)
- *   i8   1 query: usearch exactSearch (i8 dot, VNNI) 12-15 ms (ONNX Runtime MatMulInteger: 28 ms); 2 threads
- *        13.6 -> 10.2 ms, and two workers on half the rows each no faster (13.4 ms): the vCPUs do not scale it
+ *   i8   1 query: WebAssembly SIMD (wasm-i8.ts) on `threads` persistent workers, each its own row range;
+ *        usearch exactSearch where WebAssembly SIMD does not run. In one bench run (loaded machine):
+ *        wasm 1 thread 7.1 ms, 2 threads 5.5 ms; usearch 1 thread 7.4 ms, 2 threads 7.7 ms; both near the
+ *        sequential read rate of the 128 MB of codes (ONNX Runtime MatMulInteger: 28 ms)
  *        batches: ONNX Runtime MatMulInteger uint8 x int8, 8,192-row blocks: 41 ms for 64 queries
  *        (usearch: 352-505 ms; int8 x int8 MatMulInteger: 663 ms, MLAS has no fast s8s8 path here)
  * Every kernel streams the database in blocks and keeps one bounded heap per query (memory O(block x batch + k)).
