@@ -7,7 +7,7 @@
  * reads its own contiguous slice at the same time (the kernels run on as many threads).
  */
 import { Worker } from "node:worker_threads";
-import { section, uleb } from "../lib/plot/simd-dots";
+import { section, sleb, uleb } from "../lib/plot/simd-dots";
 
 /** A hand-assembled module: (memory (export "mem") 1) and sum(start, end) -> i64 over [start, end), STEP-byte steps. */
 function sumModuleBytes(): Uint8Array {
@@ -44,17 +44,6 @@ function sumModuleBytes(): Uint8Array {
 
 /** Bytes summed per loop iteration: 16 loads of 16 bytes, so the loop's own instructions are few per byte. */
 const STEP = 256;
-
-/** Signed LEB128 of a small positive number (i32.const immediates). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if (n === 0 && !(b & 0x40)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
 
 export interface ReadBound {
   gbPerS: number;

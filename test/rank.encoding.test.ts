@@ -219,7 +219,7 @@ test("i8 and f16 recall@10 against f32 exact on clustered data, without and with
   };
   for (const encoding of ["i8", "f16"] as const) {
     const index = EncodedIndex.create(encodeForCosine(encoding, raw, n, d), { blockRows: 1500 });
-    // batch 1 runs the single-query kernel (usearch for i8), batch 64 the batched one (ONNX Runtime)
+    // batch 1 runs the single-query kernel (WebAssembly SIMD for i8), batch 64 the batched one (ONNX Runtime)
     for (const batch of [1, 64]) {
       const plain = await index.search(queries, 40, { k: 10, batch });
       const recall = neighbourRecall(truth, plain.map((h) => h.rows), 10);

@@ -38,9 +38,21 @@ export function uleb(v: number): number[] {
   } while (v);
   return out;
 }
-const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, "utf8")];
+/** Signed LEB128 (i32.const immediates). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+/** A name: its length, then its UTF-8 bytes. */
+export const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, "utf8")];
 export const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+/** A vector of items: their count, then each. */
+export const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
 
 function rowDotsBody(): number[] {
   // params 0:a 1:b 2:groups 3:bytes 4:out; locals 5:k 6:b1 7:b2 8:b3 (i32) 9..12:acc0..acc3 13:va (v128)

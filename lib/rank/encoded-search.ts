@@ -6,8 +6,10 @@
  * medians in one run; see the closing note of issue 21 for the table):
  *   f32  ONNX Runtime Gemm                         1 query 40 ms, 64 queries 190 ms (usearch exact: 47 / 1,362 ms)
  *   f16  ONNX Runtime Cast + Gemm, 4,096-row blocks 1 query 56 ms, 64 queries 206 ms (one whole-database run: 105 ms)
- *   i8   1 query: usearch exactSearch (i8 dot, VNNI) 12-15 ms (ONNX Runtime MatMulInteger: 28 ms); 2 threads
- *        13.6 -> 10.2 ms, and two workers on half the rows each no faster (13.4 ms): the vCPUs do not scale it
+ *   i8   1 query: WebAssembly SIMD (wasm-i8.ts) on `threads` persistent workers, each its own row range;
+ *        usearch exactSearch where WebAssembly SIMD does not run. In one bench run (loaded machine):
+ *        wasm 1 thread 7.1 ms, 2 threads 5.5 ms; usearch 1 thread 7.4 ms, 2 threads 7.7 ms; both near the
+ *        sequential read rate of the 128 MB of codes (ONNX Runtime MatMulInteger: 28 ms)
  *        batches: ONNX Runtime MatMulInteger uint8 x int8, 8,192-row blocks: 41 ms for 64 queries
  *        (usearch: 352-505 ms; int8 x int8 MatMulInteger: 663 ms, MLAS has no fast s8s8 path here)
  * Every kernel streams the database in blocks and keeps one bounded heap per query (memory O(block x batch + k)).
@@ -24,6 +26,7 @@ import { checkEncodedVectors, checkEncoding, decodeRows, encodeVectors, type Enc
 import { i8QueryCodes, transposeQueryCodes, uint8Codes, type I8QueryCodes } from "./i8-dot";
 import { OnnxDotProduct } from "./onnx-gemm";
 import { OnnxF16Dot, OnnxInt8Dot } from "./onnx-encoded";
+import { WasmI8Kernel, wasmI8Available } from "./wasm-i8";
 
 /** Float32 rows `rows` of the database as stored (not normalised), in the order asked: the store's reader. */
 export type RowReader = (rows: Int32Array) => Float32Array | Promise<Float32Array>;
@@ -148,6 +151,8 @@ export class EncodedIndex {
   private i8Session: OnnxInt8Dot | undefined;
   private usearch: UsearchModule | undefined;
   private ownCodes: Int8Array | undefined;
+  /** The WebAssembly i8 kernel and its workers, made at the first single query (null: unavailable here). */
+  private wasmI8: WasmI8Kernel | null | undefined;
 
   private constructor(
     readonly vectors: EncodedVectors,
@@ -178,7 +183,8 @@ export class EncodedIndex {
   kernelFor(nQ: number): string {
     if (this.encoding === "f32") return "onnx-gemm";
     if (this.encoding === "f16") return "onnx-cast-gemm";
-    return nQ === 1 ? "usearch-i8" : "onnx-matmulinteger-u8s8";
+    if (nQ > 1) return "onnx-matmulinteger-u8s8";
+    return this.wasmI8 !== null && wasmI8Available() ? `wasm-simd-i8 (${this.threads} thread${this.threads > 1 ? "s" : ""})` : "usearch-i8";
   }
 
   /** Top-k of each of `nQ` float32 query rows (normalised here) against the database. */
@@ -220,7 +226,7 @@ export class EncodedIndex {
     if (cand === 0) return heaps;
     if (this.encoding === "f32") await this.scanF32(q, nQ, heaps);
     else if (this.encoding === "f16") await this.scanF16(q, nQ, heaps);
-    else if (nQ === 1) this.searchI8Usearch(q, heaps[0], cand);
+    else if (nQ === 1) await this.searchI8Single(q, heaps[0], cand);
     else await this.scanI8Onnx(q, nQ, heaps);
     return heaps;
   }
@@ -245,6 +251,16 @@ export class EncodedIndex {
       const dots = await this.f16Session.dots(q, nQ, codes.subarray(s * d, (s + nb) * d), nb);
       takeQueryMajor(dots, nQ, nb, s, heaps);
     }
+  }
+
+  /** One i8 query: the WebAssembly kernel (wasm-i8.ts) where it runs, else usearch; the same scores either way. */
+  private async searchI8Single(q: Float32Array, heap: TopHeap, cand: number): Promise<void> {
+    const { dim: d, count: n } = this.vectors;
+    if (this.wasmI8 === undefined) this.wasmI8 = WasmI8Kernel.create(this.vectors.codes as Int8Array, n, d, this.threads) ?? null;
+    if (!this.wasmI8) return this.searchI8Usearch(q, heap, cand);
+    const { codes: u, scale: t, base } = this.queryCodes(q, 1);
+    const { rows, dots } = await this.wasmI8.search(u, cand);
+    for (let j = 0; j < rows.length; j++) heap.push(base[0] + t[0] * dots[j], rows[j]); // increasing rows: ties keep the lower
   }
 
   private searchI8Usearch(q: Float32Array, heap: TopHeap, cand: number): void {
@@ -294,6 +310,8 @@ export class EncodedIndex {
     await this.f32Session?.dispose();
     await this.f16Session?.dispose();
     await this.i8Session?.dispose();
+    await this.wasmI8?.dispose();
+    this.wasmI8 = undefined;
     this.f32Session = this.f16Session = this.i8Session = undefined;
   }
 }
