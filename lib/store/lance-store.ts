@@ -304,6 +304,9 @@ export class LanceStore {
     private schema: arrow.Schema,
   ) {}
 
+  /** The vector index found by vectorIndex(), cached: looked up once per open (optimize resets it). */
+  private indexType?: { type?: string };
+
   get uri(): string {
     return this.store.text;
   }
@@ -376,7 +379,14 @@ export class LanceStore {
     const existing = await LanceStore.tryOpen(uri, { fingerprint: spec.fingerprint });
     if (existing) return existing;
     const { store, db } = await LanceStore.connect(uri);
-    if (store.scheme === "file") refuseForeignFolder(store);
+    if (store.scheme === "file") {
+      refuseForeignFolder(store);
+      try {
+        fs.mkdirSync(store.uri, { recursive: true });
+      } catch (e) {
+        throw new CbirError("E_NOT_WRITABLE", `cannot create the Lance database folder '${store.text}' (${(e as NodeJS.ErrnoException).code}).`, { file: store.text, fix: "give a path in a writable folder." });
+      }
+    }
     const meta: LanceMeta = {
       fingerprint: spec.fingerprint,
       dim: spec.dim,
@@ -645,6 +655,7 @@ export class LanceStore {
     }
     seconds.compact = (performance.now() - t2) / 1000;
     const t3 = performance.now();
+    this.indexType = undefined;
     const chosen = opts.index === "none" ? undefined : opts.index === undefined || opts.index === "auto" ? chooseVectorIndex(rows, searchDim) : forcedIndex(opts.index, rows, searchDim);
     let described: string | undefined;
     if (chosen) {
@@ -662,14 +673,22 @@ export class LanceStore {
       rep.log(`vector index on ${this.searchColumn}: ${described}`);
     }
     seconds.index = (performance.now() - t3) / 1000;
+    if (opts.cleanupOlderThan) {
+      // the versions the rewrite and the index replaced, now that the new ones are committed
+      try {
+        await this.table.optimize({ cleanupOlderThan: opts.cleanupOlderThan });
+      } catch (e) {
+        throw storeError(e, this.store, "clean up");
+      }
+    }
     return { rows, index: described, seconds };
   }
 
   /** The vector index on the searched column, if any ("IVF_HNSW_SQ", "IVF_PQ"...). */
   async vectorIndex(): Promise<string | undefined> {
     try {
-      const list = await this.table.listIndices();
-      return list.find((i) => i.columns.includes(this.searchColumn))?.indexType;
+      this.indexType ??= { type: (await this.table.listIndices()).find((i) => i.columns.includes(this.searchColumn))?.indexType };
+      return this.indexType.type;
     } catch (e) {
       throw storeError(e, this.store, "read");
     }
@@ -689,8 +708,7 @@ export class LanceStore {
     const metric = expectOneOf("metric", opts.metric ?? "cosine", ["cosine", "euclidean", "sqeuclidean"] as const);
     const k = opts.k ?? 5;
     const q = this.prepareQueries(queries);
-    const rows = await this.countRows();
-    if (rows <= AUGMENT_MAX_ROWS && !opts.forceLance) {
+    if (!opts.forceLance && (await this.countRows()) <= AUGMENT_MAX_ROWS) {
       const all = await this.readAll();
       return rankQueriesFast(all.features, q, { metric, k, labels: all.labels, queryLabels: opts.queryLabels, queryExpansion: opts.queryExpansion ?? 0, reporter: opts.reporter });
     }
