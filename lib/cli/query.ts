@@ -11,6 +11,8 @@ import { defaultIndexDir, queryIndex } from "../store/folder";
 import { MANIFEST_FILE } from "../store/manifest";
 import { addPipelineOptions, configFromOptions } from "./options";
 import { cliReporter, EXIT, setExitCode } from "./output";
+import { isLanceUri } from "../store/store-uri";
+import { runLanceQuery } from "./lance-cmd";
 
 /** Pipeline settings the user typed: they must agree with the index's (checked through the fingerprint). */
 function explicitSettings(cmd: Command, opts: Record<string, unknown>): Partial<PipelineConfig> {
@@ -41,6 +43,17 @@ export function register(program: Command): void {
       .option("--no-figures", "print the rankings only")
       .option("--layout <layout>", `recommendation figure: ${RECOMMENDATION_LAYOUTS.join(" | ")} (grid: query above its hits; row: "Rank #1..#k" on one line)`, "grid"),
   ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
+    if (isLanceUri(index)) {
+      if (opts.figures !== false) checkOutputDir(String(opts.out));
+      return runLanceQuery(index, images.map(resolveTypedPath), {
+        k: Number(opts.k),
+        metric: opts.metric as PipelineConfig["metric"],
+        config: explicitSettings(cmd, opts),
+        figuresDir: opts.figures === false ? undefined : path.resolve(String(opts.out), "queries"),
+        queryExpansion: configFromOptions(opts).queryExpansion,
+        layout: expectOneOf("layout", String(opts.layout), RECOMMENDATION_LAYOUTS),
+      }, opts, cmd);
+    }
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     // a file is passed as it is, so the error names what was typed
     const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) || (fs.existsSync(index) && !fs.statSync(index).isDirectory()) ? index : defaultIndexDir(index);
