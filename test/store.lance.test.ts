@@ -22,9 +22,9 @@ test("store URIs: lance:, .lance, object stores, folders; malformed ones refused
   const s3 = parseStoreUri("s3://bucket/prefix/db", env);
   assert.ok(s3.kind === "lance" && s3.scheme === "s3");
   assert.deepEqual(s3.kind === "lance" && s3.storageOptions, { aws_access_key_id: "k", aws_secret_access_key: "s", region: "eu-west-1", endpoint: "http://127.0.0.1:9", timeout: "5s" });
-  assert.ok(isLanceUri("gs://b/p") && isLanceUri("az://c/p") && isLanceUri("lance:s3://b/p") && !isLanceUri("x/y"));
+  assert.ok(isLanceUri("gs://b/p") && isLanceUri("az://c/p") && isLanceUri("lance:s3://b/p") && isLanceUri("http://x/y") && !isLanceUri("x/y") && !isLanceUri("a.lance.d"));
   for (const bad of ["lance:", "s3://", "s3:///x", "http://host/x", "ftp://a/b", "lance:hdfs://a/b", ""])
-    assert.throws(() => parseStoreUri(bad, env), (e: Error & { code?: string }) => e.code === "E_BAD_OPTION", bad);
+    assert.throws(() => parseStoreUri(bad, env), (e: Error & { code?: string }) => e.code === "E_BAD_URI", bad);
   assert.throws(() => parseStoreUri("s3://bucket/p", {}), (e: Error & { code?: string }) => e.code === "E_NO_CREDENTIALS" && /s3:\/\/bucket\/p/.test(e.message) && /AWS_ACCESS_KEY_ID/.test(e.message));
   assert.throws(() => parseStoreUri("gs://bucket/p", {}), /GOOGLE_APPLICATION_CREDENTIALS/);
   assert.throws(() => parseStoreUri("az://c/p", {}), /AZURE_STORAGE_ACCOUNT_NAME/);

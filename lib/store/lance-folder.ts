@@ -14,7 +14,7 @@ import { outputStems, scanFolder } from "../prepare/scan";
 import { reporterOf } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { queryLabel, queryNames, type IndexFolderOptions, type QueryOptions } from "./folder";
-import { LanceStore } from "./lance-store";
+import { LanceStore, refuseForeignFolder } from "./lance-store";
 import { updateLanceIndex, type LanceBuildResult } from "./lance-update";
 import { HISTOGRAM_BINS, openPipeline } from "./pipeline";
 import type { Shard } from "./shard";
@@ -32,7 +32,13 @@ export async function indexFolderLance(folder: string, config: Partial<PipelineC
   const store = parseStoreUri(opts.uri); // a malformed URI or missing credentials fail before the folder is walked
   const scan = scanFolder(folder, opts.scan);
   for (const s of scan.skipped) reporterOf(opts.reporter).warn(`skipped ${s.reason}`, s.path);
-  // the table is opened (and its fingerprint checked) before the model loads only when it exists
+  // an unreachable store, another tool's table or a damaged one fails before the model loads
+  const existing = await LanceStore.tryOpen(store);
+  if (existing) existing.close();
+  else if (store.kind === "lance" && store.scheme === "file") {
+    checkOutputDir(store.uri, `Lance database folder (${store.text})`);
+    refuseForeignFolder(store);
+  }
   const pipeline = await openPipeline(c, { reporter: opts.reporter });
   try {
     const res = await updateLanceIndex(scan.items, (items) => pipeline.extract(items), {

@@ -33,6 +33,7 @@
  * applied to the query only (database-side expansion needs every row's neighbours: it does not scale).
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as arrow from "apache-arrow";
 import type { Connection, Table } from "@lancedb/lancedb";
 import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
@@ -78,6 +79,8 @@ export function storeError(e: unknown, store: StoreUri & { kind: "lance" }, doin
   if (isCbirError(e)) return e;
   const reason = nativeReason(e);
   const remote = store.scheme !== "file";
+  if (!remote && /not a directory|permission denied|read-only file system|os error (13|20|30)\b/i.test(reason))
+    return new CbirError("E_NOT_WRITABLE", `cannot ${doing} '${store.text}': ${reason}.`, { file: store.text, fix: "give a path in a writable folder." });
   if (/credential/i.test(reason))
     return new CbirError("E_NO_CREDENTIALS", `cannot ${doing} '${store.text}': the credentials were refused or not found (${reason}).`, {
       file: store.text,
@@ -336,11 +339,16 @@ export class LanceStore {
 
   /** Opens the table; undefined when the store holds none (E_* for anything else that is wrong). */
   static async tryOpen(uri: string | StoreUri, opts: { fingerprint?: Fingerprint } = {}): Promise<LanceStore | undefined> {
-    const { store, db } = await LanceStore.connect(uri);
-    if (store.scheme === "file" && !isDir(store.uri)) {
-      if (fs.existsSync(store.uri)) throw new CbirError("E_NOT_AN_INDEX", `'${store.text}' is a file, not a Lance database folder.`, { file: store.text, fix: "give a folder path (lance:<folder> or <folder>.lance)." });
-      return undefined;
+    const parsed = typeof uri === "string" ? parseStoreUri(uri) : uri;
+    // a local store is looked at before connecting: LanceDB's connect writes into the folder (__manifest)
+    if (parsed.kind === "lance" && parsed.scheme === "file") {
+      if (!isDir(parsed.uri)) {
+        if (fs.existsSync(parsed.uri)) throw new CbirError("E_NOT_AN_INDEX", `'${parsed.text}' is a file, not a Lance database folder.`, { file: parsed.text, fix: "give a folder path (lance:<folder> or <folder>.lance)." });
+        return undefined;
+      }
+      if (!fs.existsSync(path.join(parsed.uri, `${IMAGES_TABLE}.lance`))) return undefined;
     }
+    const { store, db } = await LanceStore.connect(parsed);
     let names: string[];
     try {
       names = await db.tableNames();
@@ -794,7 +802,7 @@ function isDir(p: string): boolean {
 }
 
 /** A local folder of other files is never turned into a Lance database (as the folder index's marker rule). */
-function refuseForeignFolder(store: StoreUri & { kind: "lance" }): void {
+export function refuseForeignFolder(store: StoreUri & { kind: "lance" }): void {
   let entries: string[] = [];
   try {
     entries = fs.readdirSync(store.uri);

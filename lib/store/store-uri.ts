@@ -48,32 +48,35 @@ export type StoreUri =
       storageOptions: Record<string, string>;
     };
 
-/** True when `text` names a Lance store rather than a folder index. */
+/**
+ * True when `text` names a Lance store rather than a folder index (any `scheme://` counts, so that an
+ * unknown scheme is refused by parseStoreUri instead of being taken for a folder called "http:").
+ */
 export function isLanceUri(text: string): boolean {
   const t = text.trim();
-  return t.startsWith("lance:") || /\.lance\/*$/i.test(t) || OBJECT_STORE_SCHEMES.some((s) => t.toLowerCase().startsWith(`${s}://`));
+  return t.startsWith("lance:") || /\.lance\/*$/i.test(t) || /^[a-z][a-z0-9+.-]*:\/\//i.test(t);
 }
 
 const BAD_URI_FIX = "give a folder, lance:<folder>, <folder>.lance, or s3://<bucket>/<prefix>, gs://<bucket>/<prefix>, az://<container>/<prefix>.";
 
 /** Parses an `--index` value; a malformed Lance URI is refused with E_BAD_OPTION naming it. */
 export function parseStoreUri(text: string, env: NodeJS.ProcessEnv = process.env): StoreUri {
-  if (typeof text !== "string" || !text.trim()) throw new CbirError("E_BAD_OPTION", "the index is an empty string.", { fix: BAD_URI_FIX });
+  if (typeof text !== "string" || !text.trim()) throw new CbirError("E_BAD_URI", "the index is an empty string.", { fix: BAD_URI_FIX });
   if (!isLanceUri(text)) {
     // any other scheme (http://, file://...) is a typo for a store, not a folder called "http:"
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new CbirError("E_BAD_OPTION", `'${text}' is not a store this toolkit can open (unknown scheme).`, { file: text, fix: BAD_URI_FIX });
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new CbirError("E_BAD_URI", `'${text}' is not a store this toolkit can open (unknown scheme).`, { file: text, fix: BAD_URI_FIX });
     return { kind: "folder", path: path.resolve(text), text };
   }
   const body = text.trim().startsWith("lance:") ? text.trim().slice("lance:".length) : text.trim();
-  if (!body) throw new CbirError("E_BAD_OPTION", `'${text}' names no folder after 'lance:'.`, { file: text, fix: BAD_URI_FIX });
+  if (!body) throw new CbirError("E_BAD_URI", `'${text}' names no folder after 'lance:'.`, { file: text, fix: BAD_URI_FIX });
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(body);
   if (!m) return { kind: "lance", uri: path.resolve(body), scheme: "file", text, storageOptions: {} };
   const scheme = m[1].toLowerCase();
   if (!(OBJECT_STORE_SCHEMES as readonly string[]).includes(scheme))
-    throw new CbirError("E_BAD_OPTION", `'${text}': unknown storage scheme '${m[1]}://'.`, { file: text, fix: BAD_URI_FIX });
+    throw new CbirError("E_BAD_URI", `'${text}': unknown storage scheme '${m[1]}://'.`, { file: text, fix: BAD_URI_FIX });
   const [bucket, ...rest] = m[2].split("/");
   if (!bucket || !/^[a-z0-9][a-z0-9._-]*$/i.test(bucket) || rest.some((p, i) => p === "" && i < rest.length - 1) || rest.includes(".."))
-    throw new CbirError("E_BAD_OPTION", `'${text}' is not a valid ${scheme}:// URI (bucket '${bucket}').`, { file: text, fix: `write ${scheme}://<bucket>/<prefix>.` });
+    throw new CbirError("E_BAD_URI", `'${text}' is not a valid ${scheme}:// URI (bucket '${bucket}').`, { file: text, fix: `write ${scheme}://<bucket>/<prefix>.` });
   const s = scheme as ObjectStoreScheme;
   return { kind: "lance", uri: `${s}://${m[2].replace(/\/+$/, "")}`, scheme: s, text, storageOptions: storageOptionsFromEnv(s, env, text) };
 }
