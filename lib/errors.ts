@@ -20,7 +20,9 @@ export const ERROR_CODES = [
   "E_DISK_FULL", // a write was refused by the disk: full or over quota (ENOSPC, EDQUOT, EFBIG) or failing (EIO); nothing stored was changed
   "E_NOT_WRITABLE", // an output path cannot be written: a file where a folder is needed, read-only, no permission, or `/`
   "E_NOT_AN_INDEX", // a non-empty folder given as an index holds no index marker: refused so user files are never touched
-  "E_NETWORK", // download needed but not possible
+  "E_NETWORK", // download needed but not possible, or a store URI that cannot be reached
+  "E_BAD_URI", // a store URI that cannot be parsed (unknown scheme, no bucket, nothing after lance:)
+  "E_NO_CREDENTIALS", // an object-store URI (s3://, gs://, az://) with no credentials in the environment
   "E_DOWNLOAD_CHECK", // a downloaded file fails its published size or hash (and was deleted)
   "E_STRICT", // --strict and some files were skipped
 ] as const;

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
 import { invalidOption } from "../errors";
 import { evaluateFolder } from "../evaluate/folder";
+import { evaluateStored } from "../evaluate/stored";
 import { formatEvaluation, formatPerClass } from "../evaluate/evaluate";
 import { checkOutputFile, writeFileAtomic } from "../fsutil";
 import { addPipelineOptions, addSearchVectorOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP } from "./options";
@@ -23,6 +24,7 @@ export function register(program: Command): void {
       .argument("<folder>", "labelled database folder (labels from labels.csv, sub-folders or the file-name prefix)")
       .description("measure retrieval quality: P@k, recall@k and mAP, per class and overall, with the settings used")
       .option("--queries <folder>", "external query images with known labels (default: leave-one-out on the database)")
+      .option("--index <uri>", "evaluate the vectors this index holds (folder index or Lance table) instead of extracting the folder again")
       .option("--at <list>", "P@k cut-offs, comma-separated (default: 1,<k>,10)")
       .option("--json <file>", "also write the evaluation and settings as JSON")
       .option(FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP),
@@ -30,7 +32,7 @@ export function register(program: Command): void {
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     const config = configFromOptions(opts);
     if (typeof opts.json === "string") checkOutputFile(opts.json, "--json file");
-    const res = await evaluateFolder(folder, config, {
+    const res = await (typeof opts.index === "string" ? (f: string, c: typeof config, o: Parameters<typeof evaluateFolder>[2]) => evaluateStored(f, opts.index as string, c, o) : evaluateFolder)(folder, config, {
       k: cutoffs(config.k, opts.at),
       metric: opts.metric as PipelineConfig["metric"],
       queries: typeof opts.queries === "string" ? opts.queries : undefined,

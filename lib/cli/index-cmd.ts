@@ -7,6 +7,8 @@ import { ANN_KINDS, hnswLabel } from "../store/search-files";
 import { readableName } from "../prepare/names";
 import { addPipelineOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP, numberArg } from "./options";
 import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
+import { isLanceUri } from "../store/store-uri";
+import { OPTIMIZE_FLAG, OPTIMIZE_HELP, runLanceIndex, SHARD_FLAG, SHARD_HELP } from "./lance-cmd";
 
 export function register(program: Command): void {
   addPipelineOptions(
@@ -14,7 +16,9 @@ export function register(program: Command): void {
       .command("index")
       .argument("<folder>", "database folder of images")
       .description("build or update the index of a folder: vectors + manifest, resumable, only new or changed images are extracted")
-      .option("--index <dir>", "index folder (default: <folder>/.cbir-index)")
+      .option("--index <dir>", "index folder (default: <folder>/.cbir-index), or a Lance table: lance:<folder>, <folder>.lance, s3://, gs://, az://")
+      .option(SHARD_FLAG, SHARD_HELP)
+      .option(OPTIMIZE_FLAG, OPTIMIZE_HELP)
       .option("--rebuild", "discard an index made with other settings instead of refusing it")
       .option("--vectors <encoding>", `search vectors: ${ENCODINGS.join(" | ")} (bytes per vector: 4, 2 or 1 per value; default: the index's, f32 for a new one)`)
       .option("--ann <kind>", `approximate search built at index time: ${ANN_KINDS.join(" | ")} (default: what the index had, else none)`)
@@ -28,6 +32,8 @@ export function register(program: Command): void {
     const config = configFromOptions(opts);
     const commitEvery = numberArg("commit-every", opts.commitEvery, true);
     if (commitEvery < 1) throw invalidOption("commit-every", "positive integer", opts.commitEvery);
+    if (typeof opts.index === "string" && isLanceUri(opts.index)) return runLanceIndex(folder, opts.index, config, opts, cmd, commitEvery);
+    if (opts.shard !== undefined || opts.optimize) throw invalidOption(opts.shard !== undefined ? "shard" : "optimize", "a Lance table as --index (lance:<folder>, <folder>.lance, s3://...)", opts.index ?? "(the folder index)");
     const res = await indexFolder(folder, config, {
       indexDir: typeof opts.index === "string" ? opts.index : undefined,
       rebuild: Boolean(opts.rebuild),

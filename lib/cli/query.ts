@@ -12,6 +12,8 @@ import { defaultIndexDir, queryIndex } from "../store/folder";
 import { MANIFEST_FILE } from "../store/manifest";
 import { addPipelineOptions, configFromOptions, numberArg } from "./options";
 import { cliReporter, EXIT, setExitCode } from "./output";
+import { isLanceUri } from "../store/store-uri";
+import { runLanceQuery } from "./lance-cmd";
 
 /** Pipeline settings the user typed: they must agree with the index's (checked through the fingerprint). */
 function explicitSettings(cmd: Command, opts: Record<string, unknown>): Partial<PipelineConfig> {
@@ -48,6 +50,19 @@ export function register(program: Command): void {
     const vectors = opts.vectors === undefined ? undefined : checkEncodingName(opts.vectors);
     const refine = numberArg("refine", opts.refine, true);
     if (refine < 1) throw invalidOption("refine", "integer >= 1 (1 = off)", opts.refine);
+    if (isLanceUri(index)) {
+      if ((vectors !== undefined && vectors !== "f32") || refine > 1 || opts.exact)
+        throw invalidOption("vectors / refine / exact", `none of them for the Lance table ${index} (it keeps float32 search vectors; they apply to folder indexes)`, [vectors && `--vectors ${vectors}`, refine > 1 && `--refine ${refine}`, opts.exact && "--exact"].filter(Boolean).join(" "));
+      if (opts.figures !== false) checkOutputDir(String(opts.out));
+      return runLanceQuery(index, images.map(resolveTypedPath), {
+        k: Number(opts.k),
+        metric: opts.metric as PipelineConfig["metric"],
+        config: explicitSettings(cmd, opts),
+        figuresDir: opts.figures === false ? undefined : path.resolve(String(opts.out), "queries"),
+        queryExpansion: configFromOptions(opts).queryExpansion,
+        layout: expectOneOf("layout", String(opts.layout), RECOMMENDATION_LAYOUTS),
+      }, opts, cmd);
+    }
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
     // a file is passed as it is, so the error names what was typed
     const dir = fs.existsSync(path.join(index, MANIFEST_FILE)) || (fs.existsSync(index) && !fs.statSync(index).isDirectory()) ? index : defaultIndexDir(index);

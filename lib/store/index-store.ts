@@ -156,7 +156,7 @@ export interface BuildResult {
 }
 
 /** sha256 of a file read in 1 MB pieces (readFileSync fails above 2 GB and would hold the whole file). */
-function fileHash(file: string): string {
+export function fileHash(file: string): string {
   const h = createHash("sha256");
   const buf = Buffer.alloc(1 << 20);
   const fd = fs.openSync(fsPath(file), "r");
