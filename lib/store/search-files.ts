@@ -139,7 +139,8 @@ export async function refreshSearchFiles(dir: string, m: IndexManifest, features
     const current = m.codes?.encoding === encoding && !opts.force ? readCodes(dir, m) : undefined;
     if (current && "vectors" in current) vectors = current.vectors;
     else {
-      if (current && m.codes && m.codes.source === source) rep.warn(`${current.problem}: re-encoding the search vectors from the float32 segments.`, path.join(dir, m.codes.file));
+      // `"problem" in` narrows under tslab's non-strict TypeScript 5.0, where the else branch does not
+      if (current && "problem" in current && m.codes && m.codes.source === source) rep.warn(`${current.problem}: re-encoding the search vectors from the float32 segments.`, path.join(dir, m.codes.file));
       if (m.codes && m.codes.encoding !== encoding) obsolete.push(m.codes.file);
       const f = getFeatures();
       vectors = encodeForCosine(encoding, f.data, f.ids.length, f.dim);
@@ -157,7 +158,7 @@ export async function refreshSearchFiles(dir: string, m: IndexManifest, features
   }
   const checked = m.ann && !opts.force ? checkHnswFile(dir, m, encoding) : undefined;
   if (checked && "file" in checked) return obsolete;
-  if (checked && m.ann && m.ann.source === `${source}:${encoding}`) rep.warn(`${checked.problem}: rebuilding the HNSW graph.`, path.join(dir, m.ann.file));
+  if (checked && "problem" in checked && m.ann && m.ann.source === `${source}:${encoding}`) rep.warn(`${checked.problem}: rebuilding the HNSW graph.`, path.join(dir, m.ann.file));
   const f = getFeatures();
   const n = f.ids.length;
   const fp = searchFingerprint(m, encoding);
