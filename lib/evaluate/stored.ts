@@ -45,11 +45,11 @@ export async function evaluateStored(folder: string, uri: string, config: Partia
       const q = await pipeline.extract(querySet.items);
       skipped.push(...querySet.skipped, ...q.skipped);
       const queryLabels = new Map(querySet.items.filter((i) => i.label !== undefined).map((i) => [i.name, i.label!] as [string, string]));
-      ranked = await rankAndEvaluate(features, { metric, k, labels, queries: stored.prepareQueries(q.features), queryLabels, queryExpansion: qe, reporter: opts.reporter });
+      ranked = await rankAndEvaluate(features, { metric, k, labels, queries: stored.prepareQueries(q.features), queryLabels, queryExpansion: qe, vectors: c.vectors, refine: c.refine, reporter: opts.reporter });
     } finally {
       pipeline.dispose();
     }
-  } else ranked = await rankAndEvaluate(features, { metric, k, labels, queryExpansion: qe, reporter: opts.reporter });
+  } else ranked = await rankAndEvaluate(features, { metric, k, labels, queryExpansion: qe, vectors: c.vectors, refine: c.refine, reporter: opts.reporter });
   const evaluation = ranked.evaluation!;
   const settings = {
     folder: root,
@@ -63,6 +63,8 @@ export async function evaluateStored(folder: string, uri: string, config: Partia
     post: stored.postSteps.join(",") || "none",
     metric,
     queryExpansion: qe,
+    vectors: c.vectors,
+    refine: c.refine,
     mode: evaluation.mode,
     fingerprint: features.fingerprint.id,
   };
