@@ -8,8 +8,9 @@
  *   figures    ingest seconds (Lance: merge-insert commits of 10,000 rows, as `cbir index` writes;
  *              usearch: none, the vectors are added while building), index build seconds, disk bytes,
  *              query p50/p95 ms at batch 1, recall@10 against exact search (lib/rank/search.ts), and the
- *              peak RSS of a child process that only opens the index and runs the 1,000 queries (usearch
- *              memory-maps its saved file with Index.view, so neither loads the vectors up front); and
+ *              peak RSS (its own VmHWM, peakRssKb) of a child process that only opens the index and runs
+ *              the queries (usearch memory-maps its saved file with Index.view, so neither loads the
+ *              vectors up front); and
  *              which search each used (Lance: its vector index, or an exact scan below FLAT_MAX_ROWS).
  *   real       the same figures (key `real`) on the default model's features of data/openclipart + food7
  *              (bench/real-features.ts, about 7,800 rows: the Lance table scans exactly), queries = up to
@@ -106,6 +107,21 @@ async function writeQuerySet(work: string, db: FeatureMatrix, queries: FeatureMa
   return seconds;
 }
 
+/**
+ * This process's peak RSS in kB. Not getrusage's maxRSS on Linux: a forked child starts with its parent's
+ * high-water mark (it survives fork + exec; a parent holding 3 GB of vectors gives every child >= 3 GB),
+ * whereas /proc's VmHWM belongs to the child's own address space.
+ */
+function peakRssKb(): number {
+  try {
+    const m = /^VmHWM:\s*(\d+)\s*kB/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]);
+  } catch {
+    // no /proc (macOS): getrusage below
+  }
+  return process.resourceUsage().maxRSS;
+}
+
 /** Child: opens the index at `where`, runs the queries of `work` one at a time, returns latency, recall and peak RSS. */
 async function childRun(kind: string, where: string, work: string, dim: number, settings: Record<string, number>): Promise<ChildFigures> {
   const q = new Float32Array(fs.readFileSync(path.join(work, "queries.f32")).buffer.slice(0));
@@ -138,7 +154,7 @@ async function childRun(kind: string, where: string, work: string, dim: number, 
     p50_ms: round(percentile(times, 50)),
     p95_ms: round(percentile(times, 95)),
     recall_at_10: round(found / (queries * K), 4),
-    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    peak_rss_mb: Math.round(peakRssKb() / 1024),
     rss_after_open_mb: Math.round(afterOpen / 1024 / 1024),
   };
 }
