@@ -27,7 +27,7 @@ export const SECTIONS: Section[] = [
   { name: "tsne", file: "./tsne", fn: "runTsneBench", about: "t-SNE wall time and KL vs scikit-learn" },
   { name: "learn", file: "./learn", fn: "runLearnBench", about: "triplet head and learned similarity: mAP before/after" },
   { name: "scale", file: "./scale", fn: "runScaleBench", about: "all-pairs ranking + evaluation at 5k, 20k, 100k vectors: peak RSS, seconds", onlyWhenNamed: true },
-  { name: "lance", file: "./lance", fn: "runLanceBench", about: "LanceDB table + vector index vs usearch HNSW on 10^6 x 768 seeded vectors (CBIR_LANCE_N for fewer)", onlyWhenNamed: true },
+  { name: "lance", file: "./lance", fn: "runLanceBench", about: "LanceDB table + vector index vs usearch HNSW on 10^6 x 768 seeded vectors (CBIR_LANCE_N for fewer), then on the real features of openclipart + food7", onlyWhenNamed: true },
 ];
 
 function printTable(name: string, figures: Figures): void {

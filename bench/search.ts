@@ -15,8 +15,6 @@ import * as path from "node:path";
 import { makeFingerprint } from "../lib/fingerprint";
 import { ExactIndex, rankAllFast } from "../lib/rank/search";
 import { HnswIndex } from "../lib/rank/hnsw";
-import { scanFolder } from "../lib/prepare/scan";
-import { computeFeatures } from "../lib/pipeline/features";
 import { seededRandom } from "../lib/random";
 import type { FeatureMatrix } from "../lib/types";
 import { peerAvailable, runPeer } from "./peers";
@@ -25,6 +23,7 @@ import { bytesPerVector, ENCODINGS, encodeVectors, type Encoding } from "../lib/
 import { EncodedIndex, encodeForCosine, neighbourRecall, type RowReader } from "../lib/rank/encoded-search";
 import { WasmI8Kernel } from "../lib/rank/wasm-i8";
 import { parallelReadBound } from "./sequential-read";
+import { realFeatures } from "./real-features";
 
 const D = 1280;
 
@@ -88,42 +87,6 @@ print(json.dumps({"single_query_ms": sorted(ts)[5] * 1000}))
     out.ratio_vs_numpy = Math.round((Number(r.single_query_ms) / Number(out.single_query_ms)) * 100) / 100;
   } else out.numpy = "not installed";
   return out;
-}
-
-interface RealFeatures {
-  features: FeatureMatrix;
-  /** Which folders the images came from. */
-  sources: string[];
-  extractS: number;
-}
-
-let realFeaturesOnce: Promise<RealFeatures | undefined> | undefined;
-
-/**
- * The default model's features of data/openclipart and ../shared/data/malaysian_food7 (whichever are
- * present), computed once per bench run for the HNSW and encoding figures, kept in memory only.
- */
-function realFeatures(): Promise<RealFeatures | undefined> {
-  realFeaturesOnce ??= (async () => {
-    const root = path.resolve(__dirname, "..");
-    const clipart = path.join(root, "data/openclipart");
-    const food7 = path.resolve(root, "../shared/data/malaysian_food7");
-    const items = [];
-    const sources: string[] = [];
-    if (fs.existsSync(clipart)) {
-      items.push(...scanFolder(clipart).items);
-      sources.push("data/openclipart");
-    }
-    if (fs.existsSync(food7)) {
-      items.push(...scanFolder(food7).items.map((it) => ({ ...it, name: `food7/${it.name}` })));
-      sources.push("../shared/data/malaysian_food7");
-    }
-    if (!items.length) return undefined;
-    const t0 = performance.now();
-    const { features } = await computeFeatures(items, { histogramWeight: 0, whiten: 0 });
-    return { features, sources, extractS: (performance.now() - t0) / 1000 };
-  })();
-  return realFeaturesOnce;
 }
 
 /** HNSW recall@10 against exact search, on real features (needs data/openclipart; adds food7 when present). */

@@ -7,6 +7,7 @@ import { OFFLINE_ENV } from "../backbone/download";
 import { EXIT, reportFailure } from "./output";
 import { registerDemo } from "./demo";
 import { register as registerEval } from "./eval";
+import { register as registerExport } from "./export-cmd";
 import { register as registerIndex } from "./index-cmd";
 import { register as registerLayers } from "./layers";
 import { register as registerQuery } from "./query";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerIndex(program);
   registerQuery(program);
   registerEval(program);
+  registerExport(program);
   registerLayers(program);
   return program;
 }

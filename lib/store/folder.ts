@@ -18,11 +18,13 @@ import type { Metric } from "../rank/metrics";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { buildOrUpdateIndex, type BuildResult } from "./index-store";
-import { manifestPath } from "./manifest";
+import { defaultIndexDir, manifestPath } from "./manifest";
 import { ANN_KINDS, hnswLabel, I8_GRAPH_RESCORE, type AnnKind } from "./search-files";
 import { openSearchIndex, searchGraph, type SearchIndex } from "./search-open";
 import { checkIndexDir } from "./marker";
 import { openPipeline } from "./pipeline";
+
+export { defaultIndexDir };
 
 export interface IndexFolderOptions {
   /** Index folder (default `<folder>/.cbir-index`). */
@@ -36,10 +38,6 @@ export interface IndexFolderOptions {
   ann?: AnnKind;
   scan?: ScanOptions;
   reporter?: Reporter;
-}
-
-export function defaultIndexDir(folder: string): string {
-  return path.join(path.resolve(folder), ".cbir-index");
 }
 
 export async function indexFolder(folder: string, config: Partial<PipelineConfig>, opts: IndexFolderOptions = {}): Promise<BuildResult & { dir: string; scanSkipped: SkippedFile[] }> {

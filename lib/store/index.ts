@@ -3,6 +3,7 @@ export { openIndex, buildOrUpdateIndex, type StoredIndex, type OpenOptions, type
 export { readManifest, MANIFEST_FILE, JOURNAL_FILE, type IndexManifest, type StoredItem, type Segment } from "./manifest";
 export { checkIndexDir, claimIndexDir, MARKER_FILE, type IndexDirState } from "./marker";
 export { acquireLock, processAlive, LOCK_FILE, type IndexLock, type LockInfo } from "./lock";
-export { exportNpy, npyBytes, readNpy } from "./npy";
+export { exportNpy, idsFileOf, npyBytes, readNpy } from "./npy";
+export { exportStore, type ExportOptions, type ExportResult } from "./export";
 export { openPipeline, HISTOGRAM_BINS, type RawPipeline } from "./pipeline";
 export { indexFolder, queryIndex, defaultIndexDir, type IndexFolderOptions, type QueryOptions, type QueryResult } from "./folder";

@@ -34,6 +34,11 @@ export const JOURNAL_FILE = "segments.journal";
 export const CODES_PATTERN = /^codes\.(f16|i8)$/;
 export const HNSW_FILE = "hnsw.usearch";
 
+/** Where `cbir index <folder>` keeps the folder's index when no --index is given. */
+export function defaultIndexDir(folder: string): string {
+  return path.join(path.resolve(folder), ".cbir-index");
+}
+
 export interface StoredItem {
   /** Path relative to the database root (the id). */
   name: string;

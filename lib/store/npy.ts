@@ -21,10 +21,15 @@ export function npyBytes(data: Float32Array, shape: number[]): Uint8Array {
   return out;
 }
 
-/** Writes `m` as an (n, dim) float32 .npy file, and its ids one per line beside it (`<file>.ids.txt`) unless `ids: false`. */
+/** The ids file exportNpy writes beside `file`: `vectors.npy` -> `vectors.ids.txt`. */
+export function idsFileOf(file: string): string {
+  return `${file.replace(/\.npy$/i, "")}.ids.txt`;
+}
+
+/** Writes `m` as an (n, dim) float32 .npy file, and its ids one per line beside it (idsFileOf) unless `ids: false`. */
 export function exportNpy(m: FeatureMatrix, file: string, opts: { ids?: boolean } = {}): void {
   writeFileAtomicSync(file, npyBytes(m.data, [m.ids.length, m.dim]));
-  if (opts.ids ?? true) writeFileAtomicSync(`${file.replace(/\.npy$/i, "")}.ids.txt`, m.ids.join("\n") + "\n");
+  if (opts.ids ?? true) writeFileAtomicSync(idsFileOf(file), m.ids.map((id) => `${id}\n`).join(""));
 }
 
 /** Reads a little-endian float32 C-order .npy file (what exportNpy writes). */

@@ -3,8 +3,11 @@
  * a folder index (lib/store/index-store.ts) or a Lance table (lib/store/lance-store.ts). Used where only
  * the stored vectors are needed: `cbir eval --index`, .npy export.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { FeatureMatrix, ImageItem } from "../types";
 import { openIndex } from "./index-store";
+import { defaultIndexDir, MANIFEST_FILE } from "./manifest";
 import { LanceStore } from "./lance-store";
 import { isLanceUri } from "./store-uri";
 
@@ -23,9 +26,18 @@ export interface StoredVectors {
   prepareQueries(q: FeatureMatrix): FeatureMatrix;
 }
 
+/**
+ * The index folder a folder argument names: the folder itself, or the `<folder>/.cbir-index` that
+ * `cbir index <folder>` wrote when only that one holds a manifest (so an error names what was typed).
+ */
+export function indexDirOf(folder: string): string {
+  if (fs.existsSync(path.join(folder, MANIFEST_FILE))) return folder;
+  return fs.existsSync(path.join(defaultIndexDir(folder), MANIFEST_FILE)) ? defaultIndexDir(folder) : folder;
+}
+
 export async function openStoredVectors(uri: string): Promise<StoredVectors> {
   if (!isLanceUri(uri)) {
-    const ix = openIndex(uri);
+    const ix = openIndex(indexDirOf(uri));
     return { uri, kind: "folder", items: ix.items, labels: ix.labels, raw: ix.raw, features: ix.features, config: ix.manifest.config, postSteps: ix.manifest.post?.steps ?? [], prepareQueries: (q) => ix.prepareQueries(q) };
   }
   const store = await LanceStore.open(uri);
