@@ -63,6 +63,23 @@ test("malformed and unreachable URIs: one error line, exit 1", () => {
   assert.ok(!fs.existsSync(missing), "nothing created");
 });
 
+test("folder-index options on a Lance table (--vectors i8, --ann, --rebuild, query --refine) exit 2 with one error line, nothing created", () => {
+  const missing = path.join(tmpdir(), "never.lance");
+  for (const args of [
+    ["index", path.dirname(QUERY), "--index", missing, "--vectors", "i8", "-q"],
+    ["index", path.dirname(QUERY), "--index", missing, "--ann", "hnsw", "-q"],
+    ["index", path.dirname(QUERY), "--index", missing, "--rebuild", "-q"],
+    ["query", missing, QUERY, "--refine", "4", "--no-figures"],
+  ]) {
+    const r = cbir(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^error: Expected none of them for the Lance table .*never\.lance .*folder indexes/);
+  }
+  assert.ok(!fs.existsSync(missing), "nothing created");
+});
+
 test("a table of another schema is refused and left unchanged", async () => {
   const dir = path.join(tmpdir(), "other.lance");
   const lancedb = await import("@lancedb/lancedb");
