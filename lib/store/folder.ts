@@ -140,6 +140,42 @@ export function queryLabel(image: string, known: ReadonlySet<string>): string | 
   return /[a-z]/i.test(fromName) ? fromName : undefined;
 }
 
+/** The query images as items (name, path, class among `known`), each checked to exist before any work. */
+export function queryItems(images: readonly string[], known: ReadonlySet<string>): ImageItem[] {
+  const names = queryNames(images);
+  const queries: ImageItem[] = images.map((p, i) => {
+    const label = queryLabel(p, known);
+    return label === undefined ? { path: path.resolve(p), name: names[i] } : { path: path.resolve(p), name: names[i], label };
+  });
+  for (const q of queries)
+    if (!fs.existsSync(fsPath(q.path))) throw new CbirError("E_BAD_IMAGE", `query image '${readableName(q.path)}' does not exist.`, { file: q.path, fix: "give the path of an image file." });
+  return queries;
+}
+
+/**
+ * One `<query>_rec.png` per ranking in `dir` (the query, then its hits with scores), for either store:
+ * `itemOf` gives a hit's image. A figure that cannot be drawn is a warning; a disk that refuses writes
+ * refuses every figure, so it is one error.
+ */
+export async function writeQueryFigures(rankings: Ranking[], queries: ImageItem[], itemOf: (id: string) => ImageItem, dir: string, opts: { layout?: RecommendationLayout; reporter?: Reporter } = {}): Promise<string[]> {
+  const queryByName = new Map(queries.map((i) => [i.name, i] as const));
+  const stems = outputStems(rankings.map((r) => r.query));
+  const figures: string[] = [];
+  for (const [qi, r] of rankings.entries()) {
+    const hits = r.hits.map((h, i) => ({ item: itemOf(h.id), score: h.score, rank: i + 1 }));
+    try {
+      const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric, layout: opts.layout });
+      const file = path.join(dir, `${stems[qi]}_rec.png`);
+      await writeFileAtomic(file, png);
+      figures.push(file);
+    } catch (e) {
+      if (!isCbirError(e) || e.code === "E_DISK_FULL" || e.code === "E_NOT_WRITABLE") throw e;
+      reporterOf(opts.reporter).warn(`no figure for ${r.query}: ${e.message}`);
+    }
+  }
+  return figures;
+}
+
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
   const rep = reporterOf(opts.reporter);
   if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
@@ -166,16 +202,9 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   // options checked before any image is read or the model loaded
   resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
   if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
-  const names = queryNames(images);
   const labels = new Map<string, string>();
   for (const i of index.manifest.items) if (i.label !== undefined) labels.set(i.name, i.label);
-  const known = new Set(labels.values());
-  const queries: ImageItem[] = images.map((p, i) => {
-    const label = queryLabel(p, known);
-    return label === undefined ? { path: path.resolve(p), name: names[i] } : { path: path.resolve(p), name: names[i], label };
-  });
-  for (const q of queries)
-    if (!fs.existsSync(fsPath(q.path))) throw new CbirError("E_BAD_IMAGE", `query image '${readableName(q.path)}' does not exist.`, { file: q.path, fix: "give the path of an image file." });
+  const queries = queryItems(images, new Set(labels.values()));
   const pipeline = await openPipeline(config, { reporter: opts.reporter });
   let rankings: Ranking[];
   let skipped: SkippedFile[];
@@ -202,24 +231,10 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   } finally {
     pipeline.dispose();
   }
-  const figures: string[] = [];
+  let figures: string[] = [];
   if (opts.figuresDir) {
     const byName = new Map(index.manifest.items.map((i) => [i.name, { path: i.path, name: i.name, ...(i.label !== undefined ? { label: i.label } : {}) }] as const));
-    const queryByName = new Map(queries.map((i) => [i.name, i] as const));
-    const stems = outputStems(rankings.map((r) => r.query));
-    for (const [qi, r] of rankings.entries()) {
-      const hits = r.hits.map((h, i) => ({ item: byName.get(h.id)!, score: h.score, rank: i + 1 }));
-      try {
-        const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric, layout: opts.layout });
-        const file = path.join(opts.figuresDir, `${stems[qi]}_rec.png`);
-        await writeFileAtomic(file, png);
-        figures.push(file);
-      } catch (e) {
-        // a disk that refuses writes refuses every figure: one error, not a warning per query
-        if (!isCbirError(e) || e.code === "E_DISK_FULL" || e.code === "E_NOT_WRITABLE") throw e;
-        rep.warn(`no figure for ${r.query}: ${e.message}`);
-      }
-    }
+    figures = await writeQueryFigures(rankings, queries, (id) => byName.get(id)!, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
   }
   return { index, search, rankings, skipped, figures };
 }

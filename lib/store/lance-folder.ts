@@ -3,17 +3,14 @@
  * store chosen by URI (lib/store/open-store.ts). Scanning, the pipeline and the checks before any work
  * are the folder index's; only where the vectors go differs.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
-import { CbirError, expectOneOf, isCbirError } from "../errors";
-import { checkOutputDir, writeFileAtomic } from "../fsutil";
-import { RECOMMENDATION_LAYOUTS, renderRecommendation } from "../plot/index";
-import { fsPath, readableName } from "../prepare/names";
-import { outputStems, scanFolder } from "../prepare/scan";
+import { CbirError, expectOneOf } from "../errors";
+import { checkOutputDir } from "../fsutil";
+import { RECOMMENDATION_LAYOUTS } from "../plot/index";
+import { scanFolder } from "../prepare/scan";
 import { reporterOf } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
-import { queryLabel, queryNames, type IndexFolderOptions, type QueryOptions } from "./folder";
+import { queryItems, writeQueryFigures, type IndexFolderOptions, type QueryOptions } from "./folder";
 import { LanceStore, refuseForeignFolder } from "./lance-store";
 import { updateLanceIndex, type LanceBuildResult } from "./lance-update";
 import { HISTOGRAM_BINS, openPipeline } from "./pipeline";
@@ -68,7 +65,6 @@ export interface LanceQueryResult {
 
 /** queryIndex (lib/store/folder.ts) on a Lance table. */
 export async function queryLance(uri: string, images: string[], opts: QueryOptions = {}): Promise<LanceQueryResult> {
-  const rep = reporterOf(opts.reporter);
   const store = await LanceStore.open(uri);
   if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
   const recorded = (store.meta.config ?? {}) as Partial<PipelineConfig>;
@@ -76,14 +72,7 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
   resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
   if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
   const metric = expectOneOf("metric", opts.metric ?? "cosine", ["cosine", "euclidean", "sqeuclidean"] as const);
-  const names = queryNames(images);
-  const known = new Set((await store.entries()).map((e) => e.label).filter((l): l is string => l !== undefined));
-  const queries: ImageItem[] = images.map((p, i) => {
-    const label = queryLabel(p, known);
-    return label === undefined ? { path: path.resolve(p), name: names[i] } : { path: path.resolve(p), name: names[i], label };
-  });
-  for (const q of queries)
-    if (!fs.existsSync(fsPath(q.path))) throw new CbirError("E_BAD_IMAGE", `query image '${readableName(q.path)}' does not exist.`, { file: q.path, fix: "give the path of an image file." });
+  const queries = queryItems(images, new Set((await store.entries()).map((e) => e.label).filter((l): l is string => l !== undefined)));
   const pipeline = await openPipeline(config, { reporter: opts.reporter });
   let rankings: Ranking[];
   let skipped: SkippedFile[];
@@ -101,27 +90,14 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
   } finally {
     pipeline.dispose();
   }
-  const figures: string[] = [];
+  let figures: string[] = [];
   if (opts.figuresDir) {
     const rows = new Map((await store.rowsById([...new Set(rankings.flatMap((r) => r.hits.map((h) => h.id)))])).map((r) => [r.id, r] as const));
-    const item = (id: string): ImageItem => {
+    const itemOf = (id: string): ImageItem => {
       const r = rows.get(id)!;
       return r.label === undefined ? { path: r.path, name: r.id } : { path: r.path, name: r.id, label: r.label };
     };
-    const queryByName = new Map(queries.map((i) => [i.name, i] as const));
-    const stems = outputStems(rankings.map((r) => r.query));
-    for (const [qi, r] of rankings.entries()) {
-      const hits = r.hits.map((h, i) => ({ item: item(h.id), score: h.score, rank: i + 1 }));
-      try {
-        const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric, layout: opts.layout });
-        const file = path.join(opts.figuresDir, `${stems[qi]}_rec.png`);
-        await writeFileAtomic(file, png);
-        figures.push(file);
-      } catch (e) {
-        if (!isCbirError(e) || e.code === "E_DISK_FULL" || e.code === "E_NOT_WRITABLE") throw e;
-        rep.warn(`no figure for ${r.query}: ${e.message}`);
-      }
-    }
+    figures = await writeQueryFigures(rankings, queries, itemOf, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
   }
   return { store, rankings, skipped, figures };
 }
