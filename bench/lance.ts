@@ -176,7 +176,8 @@ const log = (s: string) => process.stderr.write(`[lance bench] ${s}\n`);
 /**
  * A Lance table of `db` (no post-processing, so the raw column is searched) in `work`: ingest, optimize
  * (compact + the vector index chooseVectorIndex picks for its size), disk bytes, and a query child per
- * setting: ef 64 and ef 200 with refine 2 when there is a vector index, one exact scan when there is none.
+ * setting when there is a vector index (`default` = LanceStore.search's, ef 64 without re-ranking, ef 200
+ * with refine 2; or the CBIR_LANCE_SWEEP pairs), one exact scan when there is none.
  * Queries go through LanceDB's search (forceLance), not the in-memory ranking `cbir query` uses up to
  * AUGMENT_MAX_ROWS rows.
  */
@@ -213,7 +214,10 @@ async function benchLanceTable(db: FeatureMatrix, work: string, label: string): 
         ["ef200_refine2", { ef: 200, refineFactor: 2 }],
       ]
     : [["flat", {}]];
-  for (const [name, settings] of runs) {
+  for (const [base, settings] of runs) {
+    // a setting swept twice keeps both figures (ef100_refine2, ef100_refine2_2)
+    let name = base;
+    for (let i = 2; name in lance; i++) name = `${base}_${i}`;
     log(`${label}: lance queries ${name}`);
     lance[name] = await runChild("lance", uri, work, db.dim, settings);
   }

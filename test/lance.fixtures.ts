@@ -3,6 +3,7 @@
  * function of the file's bytes), so the tests need no model and run in seconds. Also run as a child
  * process (`node --import tsx test/lance.fixtures.ts <folder> <uri> <shard> [slowMs]`) by the shard test.
  */
+import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -15,6 +16,18 @@ import type { ImageItem } from "../lib/types";
 
 export const DIM = 8;
 export const fp = makeFingerprint({ backbone: "fake-lance", layer: "l1" });
+
+/** A CLI run's exit code and stderr: one `error:` line naming `what`, with a fix, no stack trace (JS or Rust), exit 1. */
+export function assertOneErrorLine(r: { code: number | null; stderr: string }, what: string, fix: RegExp): void {
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^error: /);
+  assert.ok(lines[0].includes(what), lines[0]);
+  assert.match(lines[0], /Fix: /);
+  assert.match(lines[0], fix);
+  assert.doesNotMatch(r.stderr, /\n\s+at |\.rs:\d+/);
+}
 
 export function tmpdir(prefix = "cbir-lance-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

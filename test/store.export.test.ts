@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { buildOrUpdateIndex } from "../lib/store/index-store";
 import { updateLanceIndex } from "../lib/store/lance-update";
 import { readNpy } from "../lib/store/npy";
-import { DIM, fakeExtractor, fp, makeFolder, scanItems, tmpdir, vectorOf } from "./lance.fixtures";
+import { assertOneErrorLine, DIM, fakeExtractor, fp, makeFolder, scanItems, tmpdir, vectorOf } from "./lance.fixtures";
 
 const CLI = path.join(__dirname, "..", "bin", "cbir.cjs");
 const N = 9;
@@ -71,18 +71,6 @@ test("export: a folder index and a Lance table of the same images give the same 
   }
   assert.notDeepEqual(Array.from(exports.folder.data), Array.from(exports["folder-raw"].data));
 });
-
-/** One `error:` line naming `what`, with a fix, no stack trace, exit 1. */
-function assertOneErrorLine(r: ReturnType<typeof cbir>, what: string, fix: RegExp) {
-  assert.equal(r.code, 1, r.stderr);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^error: /);
-  assert.ok(lines[0].includes(what), lines[0]);
-  assert.match(lines[0], /Fix: /);
-  assert.match(lines[0], fix);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-}
 
 test("export: a missing or non-index store, or an output that is a folder or in a missing one, is refused and nothing written", async () => {
   const { folderIndex } = await twoStores();

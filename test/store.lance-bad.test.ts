@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { LanceStore } from "../lib/store/lance-store";
 import { updateLanceIndex } from "../lib/store/lance-update";
 import type { ExtractFn } from "../lib/store/index-store";
-import { fakeExtractor, fp, makeFolder, scanItems, tmpdir } from "./lance.fixtures";
+import { assertOneErrorLine, fakeExtractor, fp, makeFolder, scanItems, tmpdir } from "./lance.fixtures";
 
 const CLI = path.join(__dirname, "..", "bin", "cbir.cjs");
 const QUERY = path.join(makeFolder(1), "cat_0000.jpg");
@@ -16,18 +16,6 @@ function cbir(args: string[], env: Record<string, string> = {}) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AWS_|GOOGLE_|AZURE_|CBIR_LANCE_)/.test(k)));
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...clean, CBIR_OFFLINE: "1", ...env }, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** One `error:` line naming `uri`, with a fix, no stack trace, exit 1. */
-function assertOneErrorLine(r: ReturnType<typeof cbir>, uri: string, fix: RegExp) {
-  assert.equal(r.code, 1, r.stderr);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^error: /);
-  assert.ok(lines[0].includes(uri), lines[0]);
-  assert.match(lines[0], /Fix: /);
-  assert.match(lines[0], fix);
-  assert.doesNotMatch(r.stderr, /\n\s+at |\.rs:\d+/);
 }
 
 async function storeWith(n: number): Promise<{ uri: string; root: string }> {
