@@ -10,7 +10,9 @@
  *              query p50/p95 ms at batch 1, recall@10 against exact search (lib/rank/search.ts), and the
  *              peak RSS (its own VmHWM, peakRssKb) of a child process that only opens the index and runs
  *              the queries (usearch memory-maps its saved file with Index.view, so neither loads the
- *              vectors up front); and
+ *              vectors up front). Before each child the bench runs `sync` (the build's dirty pages are
+ *              written out first), and each child runs WARMUP_QUERIES unmeasured random queries before the
+ *              measured ones. Lance hits are mapped to ids by row address (LanceStore.nearest); and
  *              which search each used (Lance: its vector index, or an exact scan below FLAT_MAX_ROWS).
  *   real       the same figures (key `real`) on the default model's features of data/openclipart + food7
  *              (bench/real-features.ts, about 7,800 rows: the Lance table scans exactly), queries = up to
@@ -18,7 +20,7 @@
  * CBIR_LANCE_N=100000 gives a quick run; CBIR_LANCE_REAL_MAX=300 extracts only 300 real images (a dry run:
  * CBIR_LANCE_N=2000 CBIR_LANCE_REAL_MAX=300); CBIR_LANCE_KEEP=1 keeps the files (printed) for inspection.
  */
-import { fork } from "node:child_process";
+import { fork, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -142,6 +144,10 @@ async function childRun(kind: string, where: string, work: string, dim: number, 
     search = async (v) => Array.from((index.search(v, K, 1) as { keys: BigUint64Array }).keys, (key) => Number(key));
   }
   const afterOpen = process.memoryUsage().rss;
+  // unmeasured warm-up: WARMUP_QUERIES random directions (not the measured queries) load the index's pages
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  for (let i = 0; i < WARMUP_QUERIES; i++) await search(Float32Array.from({ length: dim }, rand));
   for (let i = 0; i < queries; i++) {
     const v = q.subarray(i * dim, (i + 1) * dim);
     const t0 = performance.now();
@@ -160,6 +166,8 @@ async function childRun(kind: string, where: string, work: string, dim: number, 
 }
 
 function runChild(kind: string, where: string, work: string, dim: number, settings: Record<string, number> = {}): Promise<ChildFigures> {
+  // the build's dirty pages are written out first, so a child does not search while the kernel writes gigabytes
+  spawnSync("sync");
   return new Promise((resolve, reject) => {
     const p = fork(__filename, [], { execArgv: ["--import", "tsx"], env: { ...process.env, CBIR_LANCE_CHILD: JSON.stringify({ kind, where, work, dim, settings }) } });
     let got: ChildFigures | undefined;
@@ -169,6 +177,8 @@ function runChild(kind: string, where: string, work: string, dim: number, settin
   });
 }
 
+/** Unmeasured queries each query child runs first (see childRun). */
+const WARMUP_QUERIES = 50;
 const HNSW_M = 16;
 const HNSW_EF_ADD = 128;
 const log = (s: string) => process.stderr.write(`[lance bench] ${s}\n`);

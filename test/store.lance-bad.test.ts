@@ -51,21 +51,38 @@ test("malformed and unreachable URIs: one error line, exit 1", () => {
   assert.ok(!fs.existsSync(missing), "nothing created");
 });
 
-test("folder-index options on a Lance table (--vectors i8, --ann, --rebuild, query --refine) exit 2 with one error line, nothing created", () => {
+test("folder-index options on a Lance table (--ann, --rebuild, query --exact) exit 2 with one error line, nothing created", () => {
   const missing = path.join(tmpdir(), "never.lance");
-  for (const args of [
-    ["index", path.dirname(QUERY), "--index", missing, "--vectors", "i8", "-q"],
-    ["index", path.dirname(QUERY), "--index", missing, "--ann", "hnsw", "-q"],
-    ["index", path.dirname(QUERY), "--index", missing, "--rebuild", "-q"],
-    ["query", missing, QUERY, "--refine", "4", "--no-figures"],
-  ]) {
+  for (const [args, said] of [
+    [["index", path.dirname(QUERY), "--index", missing, "--ann", "hnsw", "-q"], /^error: Expected neither for the Lance table .*never\.lance .*folder indexes\) for ann \/ rebuild but received "--ann hnsw"/],
+    [["index", path.dirname(QUERY), "--index", missing, "--rebuild", "-q"], /^error: Expected neither for the Lance table .*never\.lance .* but received "--rebuild"/],
+    [["query", missing, QUERY, "--exact", "--no-figures"], /^error: Expected not for the Lance table .*never\.lance .*20,000 rows are searched exactly.* for exact but received "--exact"/],
+  ] as [string[], RegExp][]) {
     const r = cbir(args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     const lines = r.stderr.trim().split("\n");
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0], /^error: Expected none of them for the Lance table .*never\.lance .*folder indexes/);
+    assert.match(lines[0], said);
   }
   assert.ok(!fs.existsSync(missing), "nothing created");
+});
+
+test("another encoding than the table's: cbir index and cbir query refuse it naming both, before the model loads; the table is unchanged", async () => {
+  const root = makeFolder(6);
+  const uri = path.join(tmpdir(), "i8.lance");
+  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: ["center", "l2"], vectors: "i8" });
+  const before = await r.store!.readAll();
+  r.store!.close();
+  const index = cbir(["index", root, "--index", uri, "--vectors", "f16", "-q"]);
+  assertOneErrorLine(index, uri, /encoded as i8 but f16 was asked for.*--vectors i8, or add --optimize/);
+  const query = cbir(["query", uri, QUERY, "--vectors", "f32", "--no-figures"]);
+  assertOneErrorLine(query, uri, /encoded as i8 but f32 was asked for/);
+  const after = await LanceStore.open(uri);
+  assert.equal(after.meta.vectors, "i8");
+  const now = await after.readAll();
+  after.close();
+  assert.deepEqual(now.features.ids, before.features.ids);
+  assert.deepEqual(Array.from(now.codes!.codes), Array.from(before.codes!.codes), "the codes are as they were");
 });
 
 test("a table of another schema is refused and left unchanged", async () => {

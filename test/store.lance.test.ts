@@ -140,3 +140,33 @@ test("ids with quotes and non-ASCII names round-trip and delete", async () => {
   assert.deepEqual((await r2.store!.entries()).map((e) => e.id).sort(), ["a b_3.jpg", "café_2.jpg"]);
   r2.store!.close();
 });
+
+test("LanceDB's search maps hits to ids and labels by row address, and sees this store's own writes", async () => {
+  const root = makeFolder(30);
+  const uri = path.join(tmpdir(), "t.lance");
+  const s = (await updateLanceIndex(scanItems(root), fakeExtractor(), opts(uri))).store!;
+  const files = ["cat_0003.jpg", "dog_0004.jpg", "owl_0005.jpg"];
+  const data = new Float32Array(files.length * DIM);
+  files.forEach((f, i) => data.set(vectorOf(path.join(root, f)), i * DIM));
+  const q = { ids: files.map((f) => `q-${f}`), dim: DIM, data, fingerprint: fp };
+  const same = async (what: string) => {
+    const viaLance = await s.search(q, { k: 6, forceLance: true });
+    const inMemory = await s.search(q, { k: 6 });
+    viaLance.forEach((r, i) => {
+      assert.deepEqual(r.hits.map((h) => [h.id, h.label]), inMemory[i].hits.map((h) => [h.id, h.label]), `${what}: query ${i}`);
+      r.hits.forEach((h, j) => assert.ok(Math.abs(h.score - inMemory[i].hits[j].score) < 1e-4));
+      for (const h of r.hits) assert.equal(h.label, h.id.replace(/_.*$/, ""), "each hit keeps its own label");
+    });
+    return viaLance;
+  };
+  const first = await same("as built");
+  assert.equal(first[0].hits[0].id, "cat_0003.jpg");
+  await s.deleteIds(["cat_0003.jpg"]);
+  const afterDelete = await same("after a delete");
+  assert.ok(afterDelete.every((r) => r.hits.every((h) => h.id !== "cat_0003.jpg")));
+  const [row] = await s.rowsById(["dog_0004.jpg"]);
+  await s.upsert([{ ...row, id: "owl_9999.jpg", path: path.join(root, "owl_9999.jpg"), label: "owl" }]);
+  const afterAdd = await same("after an add");
+  assert.deepEqual(afterAdd[1].hits.slice(0, 2).map((h) => h.id).sort(), ["dog_0004.jpg", "owl_9999.jpg"]);
+  s.close();
+});

@@ -33,10 +33,10 @@ export function register(program: Command): void {
     const commitEvery = numberArg("commit-every", opts.commitEvery, true);
     if (commitEvery < 1) throw invalidOption("commit-every", "positive integer", opts.commitEvery);
     if (typeof opts.index === "string" && isLanceUri(opts.index)) {
-      // a Lance table keeps float32 search vectors; LanceDB's own vector index (HNSW_SQ, IVF_PQ) is its compressed form
-      if ((vectors !== undefined && vectors !== "f32") || ann !== undefined || opts.rebuild)
-        throw invalidOption("vectors / ann / rebuild", `none of them for the Lance table ${opts.index} (it keeps float32 search vectors and builds LanceDB's vector index at --optimize; they apply to folder indexes)`, [vectors && `--vectors ${vectors}`, ann && `--ann ${ann}`, opts.rebuild && "--rebuild"].filter(Boolean).join(" "));
-      return runLanceIndex(folder, opts.index, config, opts, cmd, commitEvery);
+      // a Lance table builds LanceDB's own vector index (HNSW_SQ, IVF_PQ) at --optimize, and re-encodes there
+      if (ann !== undefined || opts.rebuild)
+        throw invalidOption("ann / rebuild", `neither for the Lance table ${opts.index} (it builds LanceDB's vector index at --optimize, which also re-encodes --vectors; they apply to folder indexes)`, [ann && `--ann ${ann}`, opts.rebuild && "--rebuild"].filter(Boolean).join(" "));
+      return runLanceIndex(folder, opts.index, config, opts, cmd, commitEvery, vectors);
     }
     if (opts.shard !== undefined || opts.optimize) throw invalidOption(opts.shard !== undefined ? "shard" : "optimize", "a Lance table as --index (lance:<folder>, <folder>.lance, s3://...)", opts.index ?? "(the folder index)");
     const res = await indexFolder(folder, config, {

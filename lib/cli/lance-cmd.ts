@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
+import { bytesPerVector, type Encoding } from "../rank/encoding";
 import { readableName } from "../prepare/names";
 import { indexFolderLance, queryLance } from "../store/lance-folder";
 import { parseShard } from "../store/shard";
@@ -14,13 +15,14 @@ export const SHARD_HELP = "Lance tables only: index only the files whose path ha
 export const OPTIMIZE_FLAG = "--optimize";
 export const OPTIMIZE_HELP = "Lance tables only: refit the post-processing, rewrite the search column, compact and rebuild the vector index after the update";
 
-export async function runLanceIndex(folder: string, uri: string, config: PipelineConfig, opts: Record<string, unknown>, cmd: Command, batchSize: number): Promise<void> {
+export async function runLanceIndex(folder: string, uri: string, config: PipelineConfig, opts: Record<string, unknown>, cmd: Command, batchSize: number, vectors?: Encoding): Promise<void> {
   const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const res = await indexFolderLance(folder, config, {
     uri,
     shard,
     optimize: opts.optimize ? true : "auto",
+    vectors,
     batchSize,
     scan: { followLinks: Boolean(opts.followLinks) },
     reporter,
@@ -31,6 +33,7 @@ export async function runLanceIndex(folder: string, uri: string, config: Pipelin
   process.stdout.write(
     `${readableName(uri)}: ${res.rows} rows${m ? ` of ${m.dim} values (${m.fingerprint.parts.backbone} @ ${m.fingerprint.parts.layer || "-"}, ${m.fingerprint.parts.pooling}${m.post ? `, then ${m.post.steps.join(",")}` : ", not optimized yet"}; fingerprint ${(m.post?.fingerprint ?? m.fingerprint).id})` : ""}` +
       `${shard ? `; shard ${shard.index}/${shard.count}` : ""}${res.optimized ? "; optimized" : ""}\n` +
+      (m?.codes ? `  search vectors: ${m.codes.encoding} codes, ${bytesPerVector(m.codes.encoding, m.codes.dim)} bytes per vector (f32: ${bytesPerVector("f32", m.codes.dim)})\n` : m && m.vectors !== "f32" ? `  search vectors: ${m.vectors}, encoded at the first --optimize\n` : "") +
       `  ${res.added.length} added, ${res.changed.length} changed, ${res.removed.length} removed, ${res.renamed.length} renamed, ${res.unchanged} unchanged, ${skipped.length} skipped\n`,
   );
   res.store?.close();

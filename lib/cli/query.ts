@@ -43,7 +43,7 @@ export function register(program: Command): void {
       .description("rank query images against an index (with the settings it was built with) and write their recommendation figures")
       .option("--no-figures", "print the rankings only")
       .option("--vectors <encoding>", `refuse the index unless its search vectors are ${ENCODINGS.join(" | ")}`)
-      .option("--refine <r>", "f16 / i8 indexes and HNSW: re-score the best r x k with float32 rows read from the segments (1 = off)", "1")
+      .option("--refine <r>", "f16 / i8 indexes and HNSW: re-score the best r x k with float32 rows read from the segments (a Lance table: its float32 search column; 1 = off)", "1")
       .option("--exact", "exact search even when the index has an HNSW graph")
       .option("--layout <layout>", `recommendation figure: ${RECOMMENDATION_LAYOUTS.join(" | ")} (grid: query above its hits; row: "Rank #1..#k" on one line)`, "grid"),
   ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
@@ -51,8 +51,7 @@ export function register(program: Command): void {
     const refine = numberArg("refine", opts.refine, true);
     if (refine < 1) throw invalidOption("refine", "integer >= 1 (1 = off)", opts.refine);
     if (isLanceUri(index)) {
-      if ((vectors !== undefined && vectors !== "f32") || refine > 1 || opts.exact)
-        throw invalidOption("vectors / refine / exact", `none of them for the Lance table ${index} (it keeps float32 search vectors; they apply to folder indexes)`, [vectors && `--vectors ${vectors}`, refine > 1 && `--refine ${refine}`, opts.exact && "--exact"].filter(Boolean).join(" "));
+      if (opts.exact) throw invalidOption("exact", `not for the Lance table ${index} (it has no HNSW graph of its own: tables up to 20,000 rows are searched exactly, larger ones by LanceDB's vector index)`, "--exact");
       if (opts.figures !== false) checkOutputDir(String(opts.out));
       return runLanceQuery(index, images.map(resolveTypedPath), {
         k: Number(opts.k),
@@ -61,6 +60,8 @@ export function register(program: Command): void {
         figuresDir: opts.figures === false ? undefined : path.resolve(String(opts.out), "queries"),
         queryExpansion: configFromOptions(opts).queryExpansion,
         layout: expectOneOf("layout", String(opts.layout), RECOMMENDATION_LAYOUTS),
+        vectors,
+        refine,
       }, opts, cmd);
     }
     const reporter = cliReporter({ quiet: Boolean(opts.quiet) });

@@ -5,6 +5,8 @@
  */
 import { resolveConfig, type PipelineConfig } from "../config";
 import { CbirError, expectOneOf } from "../errors";
+import { checkEncoding, checkEncodingName } from "../rank/encoding";
+import { AUGMENT_MAX_ROWS, checkRefine } from "../rank/search";
 import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { scanFolder } from "../prepare/scan";
@@ -12,12 +14,12 @@ import { reporterOf } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { queryItems, writeQueryFigures, type IndexFolderOptions, type QueryOptions } from "./folder";
 import { LanceStore, refuseForeignFolder } from "./lance-store";
-import { updateLanceIndex, type LanceBuildResult } from "./lance-update";
+import { checkTableEncoding, updateLanceIndex, type LanceBuildResult } from "./lance-update";
 import { HISTOGRAM_BINS, openPipeline } from "./pipeline";
 import type { Shard } from "./shard";
 import { parseStoreUri } from "./store-uri";
 
-export interface LanceIndexOptions extends Omit<IndexFolderOptions, "indexDir" | "rebuild"> {
+export interface LanceIndexOptions extends Omit<IndexFolderOptions, "indexDir" | "rebuild" | "ann"> {
   uri: string;
   shard?: Shard;
   /** true: refit, rewrite the search column and rebuild the vector index after the update (see updateLanceIndex). */
@@ -26,12 +28,16 @@ export interface LanceIndexOptions extends Omit<IndexFolderOptions, "indexDir" |
 
 export async function indexFolderLance(folder: string, config: Partial<PipelineConfig>, opts: LanceIndexOptions): Promise<LanceBuildResult & { uri: string; scanSkipped: SkippedFile[] }> {
   const c = resolveConfig(config);
+  if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
   const store = parseStoreUri(opts.uri); // a malformed URI or missing credentials fail before the folder is walked
   const scan = scanFolder(folder, opts.scan);
   for (const s of scan.skipped) reporterOf(opts.reporter).warn(`skipped ${s.reason}`, s.path);
   // an unreachable store, another tool's table or a damaged one fails before the model loads
   const existing = await LanceStore.tryOpen(store);
-  if (existing) existing.close();
+  if (existing) {
+    existing.close();
+    checkTableEncoding(existing, opts); // another encoding is refused before the model loads
+  }
   else if (store.kind === "lance" && store.scheme === "file") {
     checkOutputDir(store.uri, `Lance database folder (${store.text})`);
     refuseForeignFolder(store);
@@ -48,6 +54,7 @@ export async function indexFolderLance(folder: string, config: Partial<PipelineC
       post: pipeline.post,
       shard: opts.shard,
       optimize: opts.optimize,
+      vectors: opts.vectors,
       reporter: opts.reporter,
     });
     return { ...res, uri: opts.uri, scanSkipped: scan.skipped };
@@ -66,6 +73,10 @@ export interface LanceQueryResult {
 /** queryIndex (lib/store/folder.ts) on a Lance table. */
 export async function queryLance(uri: string, images: string[], opts: QueryOptions = {}): Promise<LanceQueryResult> {
   const store = await LanceStore.open(uri);
+  const rep = reporterOf(opts.reporter);
+  if (opts.vectors !== undefined) checkEncoding(checkEncodingName(opts.vectors), { encoding: store.meta.vectors }, store.uri);
+  const refine = checkRefine(opts.refine);
+  if (store.meta.vectors === "f32" && refine > 1) rep.info("--refine has no effect on a table of float32 vectors searched exactly (above 20,000 rows it is LanceDB's refineFactor)");
   if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
   const recorded = (store.meta.config ?? {}) as Partial<PipelineConfig>;
   const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
@@ -80,8 +91,11 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
     const ex = await pipeline.extract(queries);
     skipped = ex.skipped;
     if (ex.features.ids.length === 0) throw new CbirError("E_NO_IMAGES", "none of the query images could be read.", { file: images[0], fix: "give readable images." });
+    const encoding = store.meta.vectors;
+    if (encoding !== "f32") rep.info(`search: exact cosine over ${encoding} codes${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""} up to ${AUGMENT_MAX_ROWS} rows; LanceDB's search of the float32 column above`);
     rankings = await store.search(ex.features, {
       metric,
+      refine,
       k: opts.k ?? 5,
       queryLabels: new Map(queries.filter((x) => x.label !== undefined).map((x) => [x.name, x.label!] as [string, string])),
       queryExpansion: opts.queryExpansion ?? resolveConfig(config).queryExpansion,

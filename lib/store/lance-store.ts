@@ -12,13 +12,16 @@
  *   search     raw (+ histogram) after the post-processing fitted at the last optimize; the column the
  *              vector index is built on. Absent until the first optimize, and when the pipeline has no
  *              post-processing (then `raw` is searched).
+ *   codes      with `--vectors f16|i8`: the searched vectors, L2-normalised and encoded as the folder index's
+ *              codes file (Arrow Float16 or Int8 lists; i8 with the per-dimension scale and offset fitted at
+ *              the last optimize, in the metadata). Absent for f32 and until the first optimize.
  *   in_fit     whether the row was among those the post-processing was fitted on (false: added since,
  *              with the frozen transform), so the updater knows how much changed since the last fit
  * Schema metadata (keys `cbir.*`): format and version, the fingerprint of the raw vectors, their length and
  * the histogram's, the pipeline settings, the post-processing steps asked for and, after an optimize, its
- * fitted state (lib/reduce/postprocess.ts postToJSON) with the fingerprint of the search vectors. The
- * metadata is only ever replaced together with the search column, in one commit (an overwrite at
- * optimize), so the two always agree.
+ * fitted state (lib/reduce/postprocess.ts postToJSON) with the fingerprint of the search vectors, and the
+ * encoding of the codes with its fitted state. The metadata is only ever replaced together with the search
+ * and codes columns, in one commit (an overwrite at optimize), so they always agree.
  *
  * Writes are LanceDB commits: merge-inserts on `id` (new and changed images), deletes (removed images),
  * each atomic; a killed run leaves the last commit. Several writers may commit at once: LanceDB resolves
@@ -29,8 +32,10 @@
  * Search: below FLAT_MAX_ROWS rows there is no vector index and LanceDB scans exactly; above, optimize
  * builds one (see chooseVectorIndex). For external queries on tables up to AUGMENT_MAX_ROWS rows the search
  * vectors are ranked in memory by the same code as the folder index, so every re-ranking step applies
- * (query expansion with database-side augmentation); above that, LanceDB searches and query expansion is
- * applied to the query only (database-side expansion needs every row's neighbours: it does not scale).
+ * (query expansion with database-side augmentation; with f16 / i8 codes, exact search over the codes and
+ * refine with the float32 search column, as the folder index); above that, LanceDB searches the float32
+ * search column (its HNSW_SQ / IVF_PQ index is the compressed form there) and query expansion is applied
+ * to the query only (database-side expansion needs every row's neighbours: it does not scale).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -39,7 +44,9 @@ import type { Connection, Table } from "@lancedb/lancedb";
 import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type FittedPostJSON, type PostStep } from "../reduce/postprocess";
-import { AUGMENT_MAX_ROWS, rankQueriesFast } from "../rank/search";
+import { checkEncoding, checkEncodingName, checkI8State, type Codes, type EncodedVectors, type Encoding, type I8State } from "../rank/encoding";
+import { encodeForCosine } from "../rank/encoded-search";
+import { AUGMENT_MAX_ROWS, checkRefine, ExactIndex, rankQueriesFast } from "../rank/search";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Hit, ImageItem, Ranking } from "../types";
 import { IMAGES_TABLE, parseStoreUri, type StoreUri } from "./store-uri";
@@ -109,6 +116,14 @@ async function commitWithRetry<T>(fn: () => Promise<T>, attempts = 6): Promise<T
   }
 }
 
+/** A handle pinned at one version, and its rows' ids and labels by row address (LanceStore.nearest). */
+interface AddressedRows {
+  table: Table;
+  ids: string[];
+  labels: (string | null)[];
+  row: Map<number, number>;
+}
+
 /** What the table's metadata says about its vectors. */
 export interface LanceMeta {
   fingerprint: Fingerprint;
@@ -122,6 +137,10 @@ export interface LanceMeta {
   postSteps: string[];
   /** The post-processing fitted at the last optimize. */
   post?: { steps: string[]; state: FittedPostJSON; fingerprint: Fingerprint; rows: number; fittedAt: string };
+  /** Encoding of the search vectors (`--vectors`; f32 for tables made before it was recorded). */
+  vectors: Encoding;
+  /** The codes column's encoding, length and i8 state, fitted at the last optimize (absent for f32 or before it). */
+  codes?: { encoding: Exclude<Encoding, "f32">; dim: number; state: I8State | null };
 }
 
 /** A row as written: raw is the full extracted vector (CNN values then histogram values). */
@@ -155,12 +174,18 @@ const META = {
   config: "cbir.config",
   postSteps: "cbir.post_steps",
   post: "cbir.post",
+  vectors: "cbir.vectors",
+  codes: "cbir.codes",
 } as const;
 
 const REQUIRED_COLUMNS = ["id", "path", "sha256", "size", "mtime_ms", "label", "raw", "in_fit"];
 
 function vectorType(dim: number): arrow.FixedSizeList<arrow.Float32> {
   return new arrow.FixedSizeList(dim, new arrow.Field("item", new arrow.Float32(), true));
+}
+
+function codesType(encoding: Exclude<Encoding, "f32">, dim: number): arrow.FixedSizeList {
+  return new arrow.FixedSizeList(dim, new arrow.Field("item", encoding === "f16" ? new arrow.Float16() : new arrow.Int8(), true));
 }
 
 function schemaOf(meta: LanceMeta, searchDim: number | undefined): arrow.Schema {
@@ -175,6 +200,7 @@ function schemaOf(meta: LanceMeta, searchDim: number | undefined): arrow.Schema 
     new arrow.Field("raw", vectorType(cnnDim), false),
     ...(meta.histogramDim > 0 ? [new arrow.Field("histogram", vectorType(meta.histogramDim), false)] : []),
     ...(searchDim !== undefined ? [new arrow.Field("search", vectorType(searchDim), false)] : []),
+    ...(meta.codes ? [new arrow.Field("codes", codesType(meta.codes.encoding, meta.codes.dim), false)] : []),
     new arrow.Field("in_fit", new arrow.Bool(), false),
   ];
   const md = new Map<string, string>([
@@ -184,10 +210,12 @@ function schemaOf(meta: LanceMeta, searchDim: number | undefined): arrow.Schema 
     [META.dim, String(meta.dim)],
     [META.histogramDim, String(meta.histogramDim)],
     [META.postSteps, meta.postSteps.join(",")],
+    [META.vectors, meta.vectors],
   ]);
   if (meta.root !== undefined) md.set(META.root, meta.root);
   if (meta.config) md.set(META.config, JSON.stringify(meta.config));
   if (meta.post) md.set(META.post, JSON.stringify(meta.post));
+  if (meta.codes) md.set(META.codes, JSON.stringify(meta.codes));
   return new arrow.Schema(fields, md);
 }
 
@@ -217,11 +245,17 @@ function metaOf(store: StoreUri, schema: arrow.Schema): LanceMeta {
       config: md.has(META.config) ? (JSON.parse(md.get(META.config)!) as LanceMeta["config"]) : undefined,
       postSteps: (md.get(META.postSteps) ?? "").split(",").filter(Boolean),
       post: md.has(META.post) ? (JSON.parse(md.get(META.post)!) as LanceMeta["post"]) : undefined,
+      vectors: checkEncodingName(md.get(META.vectors) ?? "f32"),
+      codes: md.has(META.codes) ? (JSON.parse(md.get(META.codes)!) as LanceMeta["codes"]) : undefined,
     };
     if (!meta.fingerprint?.id || !(meta.dim >= 1) || !(meta.histogramDim >= 0) || meta.histogramDim >= meta.dim) throw new Error("incomplete");
     const raw = schema.fields.find((f) => f.name === "raw")!.type as arrow.FixedSizeList;
     if (raw.listSize !== meta.dim - meta.histogramDim) throw new Error(`raw column of ${raw.listSize} values, metadata says ${meta.dim - meta.histogramDim}`);
     if (meta.post && !names.has("search")) throw new Error("fitted post-processing but no search column");
+    if (meta.codes) {
+      if (meta.codes.encoding !== meta.vectors || !names.has("codes")) throw new Error(`codes metadata for ${meta.codes.encoding} but the table's vectors are ${meta.vectors}${names.has("codes") ? "" : " and it has no codes column"}`);
+      if (meta.codes.encoding === "i8") checkI8State(meta.codes.state, meta.codes.dim);
+    }
     return meta;
   } catch (e) {
     throw new CbirError("E_INDEX_CORRUPT", `'${store.text}': the cbir metadata of table '${IMAGES_TABLE}' is damaged (${(e as Error).message}).`, {
@@ -235,6 +269,26 @@ function metaOf(store: StoreUri, schema: arrow.Schema): LanceMeta {
 function vectorData(values: Float32Array, dim: number, n: number): arrow.Data<arrow.FixedSizeList<arrow.Float32>> {
   const child = arrow.makeData({ type: new arrow.Float32(), length: n * dim, nullCount: 0, data: values });
   return arrow.makeData({ type: vectorType(dim), length: n, nullCount: 0, child });
+}
+
+/** A FixedSizeList<Float16 | Int8> column of n rows of codes (f16 as its bit patterns, as Arrow stores them). */
+function codesData(codes: Codes, encoding: Exclude<Encoding, "f32">, dim: number, n: number): arrow.Data {
+  const type = codesType(encoding, dim);
+  const child = arrow.makeData({ type: type.children[0].type, length: n * dim, nullCount: 0, data: codes } as never);
+  return arrow.makeData({ type, length: n, nullCount: 0, child } as never);
+}
+
+/** Row-major codes of a codes column (every chunk, any offset), copied into an array of their own. */
+function codesValues(col: arrow.Vector, encoding: Exclude<Encoding, "f32">, dim: number): Codes {
+  const out = encoding === "f16" ? new Uint16Array(col.length * dim) : new Int8Array(col.length * dim);
+  let row = 0;
+  for (const d of col.data) {
+    const child = d.children[0];
+    const start = (child.offset ?? 0) + d.offset * dim;
+    out.set((child.values as Uint16Array | Int8Array).subarray(start, start + d.length * dim) as never, row * dim);
+    row += d.length;
+  }
+  return out;
 }
 
 function stringData(values: string[]): arrow.Data<arrow.Utf8> {
@@ -284,11 +338,19 @@ export interface LanceSearchOptions {
   /**
    * IVF partitions probed (default 20) and exact re-ranking of refineFactor x k candidates with the float32
    * search column (default 5 for IVF_PQ, 2 for HNSW_SQ; 0 = off). HNSW_SQ's defaults come from
-   * `npm run bench -- lance` at 10^6 x 768 (seeded): ef 64 without re-ranking gave recall@10 0.909, ef 100 with
-   * refineFactor 2 0.985 at a p50 of 3.4 ms; the int8 codes, not the graph, lose most of the recall.
+   * `npm run bench -- lance` at 10^6 x 768 (seeded): ef 64 without re-ranking gave recall@10 0.92, ef 200 to
+   * 500 without it 0.95, ef 100 with refineFactor 2 0.984-0.986 at a p50 of 3.3-5.6 ms (the re-ranking's
+   * read of 20 rows costs 1.5-2 ms of it); the int8 codes, not the graph, lose most of the recall.
    */
   nprobes?: number;
   refineFactor?: number;
+  /**
+   * Tables of f16 / i8 codes searched in memory: re-score the best refine x k with the float32 search
+   * column (default 1 = off); above AUGMENT_MAX_ROWS it is LanceDB's refineFactor unless that is given.
+   */
+  refine?: number;
+  /** Refuse the table unless its search vectors have this encoding (E_FINGERPRINT_MISMATCH naming both). */
+  vectors?: Encoding;
   /** Always use LanceDB's search, even on a small table (tests, bench). */
   forceLance?: boolean;
   reporter?: Reporter;
@@ -301,6 +363,8 @@ export interface LanceCreate {
   root?: string;
   config?: Record<string, string | number | boolean>;
   post?: PostStep[];
+  /** Encoding of the search vectors (default f32): f16 / i8 add the codes column at optimize. */
+  vectors?: Encoding;
 }
 
 export class LanceStore {
@@ -314,6 +378,45 @@ export class LanceStore {
 
   /** The vector index found by vectorIndex(), cached: looked up once per open (optimize resets it). */
   private indexType?: { type?: string };
+
+  /**
+   * LanceDB searches return row addresses only: taking the id and label of the hits from the data files cost
+   * about 1.5 ms a query at 10^6 rows (a second random read after the re-ranking's), so they are read once,
+   * by row address, from a handle checked out at the table's version (the addresses belong to it), which
+   * the searches then use. Dropped by every write of this store.
+   */
+  private rowsByAddress?: Promise<AddressedRows>;
+
+  private addressedRows(): Promise<AddressedRows> {
+    this.rowsByAddress ??= (async () => {
+      const pinned = await this.db.openTable(IMAGES_TABLE);
+      try {
+        await pinned.checkout(await this.table.version());
+        const t = (await pinned.query().select(["id", "label"]).withRowId().toArrow()) as unknown as arrow.Table;
+        const ids: string[] = [];
+        const labels: (string | null)[] = [];
+        const row = new Map<number, number>();
+        const [idCol, labelCol, addrCol] = ["id", "label", "_rowid"].map((c) => t.getChild(c)!);
+        for (let i = 0; i < t.numRows; i++) {
+          ids.push(idCol.get(i) as string);
+          labels.push((labelCol.get(i) as string | null) ?? null);
+          row.set(Number(addrCol.get(i)), i);
+        }
+        return { table: pinned, ids, labels, row };
+      } catch (e) {
+        pinned.close();
+        throw e;
+      }
+    })();
+    this.rowsByAddress.catch(() => (this.rowsByAddress = undefined));
+    return this.rowsByAddress;
+  }
+
+  private dropAddressedRows(): void {
+    const was = this.rowsByAddress;
+    this.rowsByAddress = undefined;
+    was?.then((r) => r.table.close(), () => undefined);
+  }
 
   get uri(): string {
     return this.store.text;
@@ -407,6 +510,7 @@ export class LanceStore {
       root: spec.root,
       config: spec.config,
       postSteps: (spec.post ?? []).map(postStepLabel),
+      vectors: checkEncodingName(spec.vectors ?? "f32"),
     };
     const schema = schemaOf(meta, undefined);
     try {
@@ -496,8 +600,11 @@ export class LanceStore {
     return this.meta.post ? postFromJSON(this.meta.post.state) : undefined;
   }
 
-  /** An Arrow table of rows in this table's schema; search vectors from `search`, else the frozen transform. */
-  private toArrow(rows: LanceRow[], inFit: boolean, search?: FeatureMatrix, schema = this.schema, meta = this.meta): arrow.Table {
+  /**
+   * An Arrow table of rows in this table's schema; search vectors from `search`, else the frozen transform;
+   * codes from `codes`, else encoded with the frozen state.
+   */
+  private toArrow(rows: LanceRow[], inFit: boolean, search?: FeatureMatrix, schema = this.schema, meta = this.meta, codes?: EncodedVectors): arrow.Table {
     const n = rows.length;
     const dim = meta.dim;
     const hd = meta.histogramDim;
@@ -524,14 +631,21 @@ export class LanceStore {
       vectorData(cnn, cnnDim, n),
     ];
     if (hd) children.push(vectorData(hist, hd, n));
+    // the vectors searched: the search column's, or raw when there is nothing fitted
+    let searched: FeatureMatrix = { ids: rows.map((r) => r.id), dim, data: raw, fingerprint: meta.fingerprint };
     if (schema.fields.some((f) => f.name === "search")) {
       let s = search;
       if (!s) {
         const post = meta.post ? postFromJSON(meta.post.state) : undefined;
         if (!post) throw new CbirError("E_INDEX_CORRUPT", `'${this.uri}' has a search column but no fitted post-processing.`, { file: this.uri, fix: "run `cbir index --optimize`." });
-        s = applyPostprocess({ ids: rows.map((r) => r.id), dim, data: raw, fingerprint: meta.fingerprint }, post);
+        s = applyPostprocess(searched, post);
       }
       children.push(vectorData(s.data, s.dim, n));
+      searched = s;
+    }
+    if (meta.codes) {
+      const c = codes ?? encodeForCosine(meta.codes.encoding, searched.data, n, searched.dim, meta.codes.state ?? undefined);
+      children.push(codesData(c.codes, meta.codes.encoding, c.dim, n));
     }
     children.push(arrow.vectorFromArray(new Array<boolean>(n).fill(inFit), new arrow.Bool()).data[0]);
     const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children });
@@ -541,6 +655,7 @@ export class LanceStore {
   /** Adds or replaces rows by id (one merge-insert commit), with the search vectors of the frozen transform. */
   async upsert(rows: LanceRow[]): Promise<void> {
     if (rows.length === 0) return;
+    this.dropAddressedRows();
     const data = this.toArrow(rows, false);
     try {
       await commitWithRetry(() => this.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data as never));
@@ -551,6 +666,7 @@ export class LanceStore {
 
   /** Deletes rows by id (one commit per 500 ids). */
   async deleteIds(ids: string[]): Promise<void> {
+    this.dropAddressedRows();
     for (let i = 0; i < ids.length; i += 500) {
       const part = ids.slice(i, i + 500);
       try {
@@ -561,9 +677,12 @@ export class LanceStore {
     }
   }
 
-  /** Every row: items, raw vectors and the vectors searched (the search column, or raw when there is nothing to fit). */
-  async readAll(): Promise<{ items: ImageItem[]; labels: Map<string, string>; raw: FeatureMatrix; features: FeatureMatrix }> {
-    const cols = ["id", "path", "label", ...this.rawColumns(), ...(this.meta.post ? ["search"] : [])];
+  /**
+   * Every row: items, raw vectors, the vectors searched (the search column, or raw when there is nothing to
+   * fit) and, with f16 / i8, their codes; rows in id order.
+   */
+  async readAll(): Promise<{ items: ImageItem[]; labels: Map<string, string>; raw: FeatureMatrix; features: FeatureMatrix; codes?: EncodedVectors }> {
+    const cols = ["id", "path", "label", ...this.rawColumns(), ...(this.meta.post ? ["search"] : []), ...(this.meta.codes ? ["codes"] : [])];
     const t = await this.scan(cols);
     const ids: string[] = [];
     const items: ImageItem[] = [];
@@ -588,7 +707,15 @@ export class LanceStore {
     const sortedIds = order.map((i) => ids[i]);
     const raw: FeatureMatrix = { ids: sortedIds, dim: this.meta.dim, data: pick(rawAll, this.meta.dim), fingerprint: this.meta.fingerprint };
     const features: FeatureMatrix = this.meta.post ? { ids: sortedIds, dim: searchDim, data: pick(searchAll, searchDim), fingerprint: this.meta.post.fingerprint } : raw;
-    return { items: order.map((i) => items[i]), labels, raw, features };
+    const c = this.meta.codes;
+    let codes: EncodedVectors | undefined;
+    if (c) {
+      const all = codesValues(t.getChild("codes")!, c.encoding, c.dim);
+      const sorted = c.encoding === "f16" ? new Uint16Array(order.length * c.dim) : new Int8Array(order.length * c.dim);
+      order.forEach((r, i) => sorted.set(all.subarray(r * c.dim, (r + 1) * c.dim) as never, i * c.dim));
+      codes = { encoding: c.encoding, dim: c.dim, count: order.length, state: c.state, codes: sorted };
+    }
+    return { items: order.map((i) => items[i]), labels, raw, features, ...(codes ? { codes } : {}) };
   }
 
   /** Applies the table's fitted post-processing to query vectors made by the same extractor. */
@@ -611,15 +738,17 @@ export class LanceStore {
    * in one commit, compacts, and builds the vector index (chooseVectorIndex) or drops it below the
    * threshold. Must run alone: a write committed by another process during it is reported, and may be lost.
    */
-  async optimize(opts: { post?: PostStep[]; reporter?: Reporter; cleanupOlderThan?: Date; index?: "auto" | "none" | "hnsw_sq" | "ivf_pq" } = {}): Promise<{ rows: number; index?: string; seconds: { fit: number; write: number; compact: number; index: number } }> {
+  async optimize(opts: { post?: PostStep[]; vectors?: Encoding; reporter?: Reporter; cleanupOlderThan?: Date; index?: "auto" | "none" | "hnsw_sq" | "ivf_pq" } = {}): Promise<{ rows: number; index?: string; seconds: { fit: number; write: number; compact: number; index: number } }> {
     const rep = reporterOf(opts.reporter);
     const t0 = performance.now();
     const steps = opts.post ?? this.meta.postSteps.map((s) => parsePostSteps(s)[0]);
+    const vectors = checkEncodingName(opts.vectors ?? this.meta.vectors);
     const startVersion = await this.table.version();
     const seconds = { fit: 0, write: 0, compact: 0, index: 0 };
     let rows = await this.countRows();
     let searchDim = this.meta.dim;
-    if (steps.length > 0) {
+    // a rewrite refits the post-processing and the codes (and drops them when going back to f32)
+    if (steps.length > 0 || vectors !== "f32" || this.meta.codes) {
       const t = await this.scan(["id", "path", "sha256", "size", "mtime_ms", "label", ...this.rawColumns()]);
       rows = t.numRows;
       if (rows === 0) throw new CbirError("E_NO_IMAGES", `'${this.uri}' holds no rows to optimize.`, { file: this.uri, fix: "index some images first." });
@@ -636,17 +765,27 @@ export class LanceStore {
       const raw: FeatureMatrix = { ids: all.map((r) => r.id), dim: this.meta.dim, data: new Float32Array(rows * this.meta.dim), fingerprint: this.meta.fingerprint };
       all.forEach((r, i) => raw.data.set(r.raw, i * this.meta.dim));
       all.forEach((r, i) => (r.raw = raw.data.subarray(i * this.meta.dim, (i + 1) * this.meta.dim)));
-      const { features, state } = postprocess(raw, steps, opts.reporter);
+      let features = raw;
+      let post = this.meta.post;
+      if (steps.length > 0) {
+        const fit = postprocess(raw, steps, opts.reporter);
+        features = fit.features;
+        post = { steps: steps.map(postStepLabel), state: postToJSON(fit.state), fingerprint: fit.features.fingerprint, rows, fittedAt: new Date().toISOString() };
+      } else if (post) features = applyPostprocess(raw, postFromJSON(post.state));
       searchDim = features.dim;
+      // i8 fits its per-dimension scale and offset on every row's normalised search vector, as the folder index
+      const codes = vectors === "f32" ? undefined : encodeForCosine(vectors, features.data, rows, features.dim);
       const meta: LanceMeta = {
         ...this.meta,
         postSteps: steps.map(postStepLabel),
-        post: { steps: steps.map(postStepLabel), state: postToJSON(state), fingerprint: features.fingerprint, rows, fittedAt: new Date().toISOString() },
+        post,
+        vectors,
+        codes: codes && vectors !== "f32" ? { encoding: vectors, dim: codes.dim, state: codes.state } : undefined,
       };
-      const schema = schemaOf(meta, features.dim);
+      const schema = schemaOf(meta, post ? features.dim : undefined);
       seconds.fit = (performance.now() - t0) / 1000;
       const t1 = performance.now();
-      const data = this.toArrow(all, true, features, schema, meta);
+      const data = this.toArrow(all, true, post ? features : undefined, schema, meta, codes);
       try {
         this.table = await this.db.createTable(IMAGES_TABLE, data as never, { mode: "overwrite" });
       } catch (e) {
@@ -669,6 +808,7 @@ export class LanceStore {
     seconds.compact = (performance.now() - t2) / 1000;
     const t3 = performance.now();
     this.indexType = undefined;
+    this.dropAddressedRows();
     const chosen = opts.index === "none" ? undefined : opts.index === undefined || opts.index === "auto" ? chooseVectorIndex(rows, searchDim) : forcedIndex(opts.index, rows, searchDim);
     let described: string | undefined;
     if (chosen) {
@@ -720,10 +860,30 @@ export class LanceStore {
       });
     const metric = expectOneOf("metric", opts.metric ?? "cosine", ["cosine", "euclidean", "sqeuclidean"] as const);
     const k = opts.k ?? 5;
+    const refine = checkRefine(opts.refine);
+    const encoding = this.meta.vectors;
+    if (opts.vectors !== undefined) checkEncoding(checkEncodingName(opts.vectors), { encoding }, this.uri);
+    if (encoding !== "f32" && metric !== "cosine")
+      throw new CbirError("E_BAD_OPTION", `a table of ${encoding} vectors is ranked by cosine only, not ${metric}.`, { file: this.uri, fix: "query with --metric cosine, or index into a new table with --vectors f32." });
     const q = this.prepareQueries(queries);
     if (!opts.forceLance && (await this.countRows()) <= AUGMENT_MAX_ROWS) {
       const all = await this.readAll();
-      return rankQueriesFast(all.features, q, { metric, k, labels: all.labels, queryLabels: opts.queryLabels, queryExpansion: opts.queryExpansion ?? 0, reporter: opts.reporter });
+      const common = { k, labels: all.labels, queryLabels: opts.queryLabels, queryExpansion: opts.queryExpansion ?? 0, reporter: opts.reporter };
+      if (encoding === "f32") return rankQueriesFast(all.features, q, { ...common, metric });
+      // not optimized since --vectors was chosen: encoded here, as `cbir eval` does for fresh vectors
+      if (!all.codes) return rankQueriesFast(all.features, q, { ...common, metric, vectors: encoding, refine });
+      const f = all.features;
+      const rows = (r: Int32Array) => {
+        const out = new Float32Array(r.length * f.dim);
+        r.forEach((row, i) => out.set(f.data.subarray(row * f.dim, (row + 1) * f.dim), i * f.dim));
+        return out;
+      };
+      const exact = await ExactIndex.fromEncoded({ ids: f.ids, fingerprint: q.fingerprint, vectors: all.codes, rows }, { labels: all.labels, refine });
+      try {
+        return await exact.search(q, { k, queryLabels: opts.queryLabels, queryExpansion: opts.queryExpansion ?? 0, reporter: opts.reporter });
+      } finally {
+        await exact.dispose();
+      }
     }
     const indexType = await this.vectorIndex();
     const qe = opts.queryExpansion ?? 0;
@@ -762,31 +922,42 @@ export class LanceStore {
   private async nearest(vec: Float32Array, k: number, metric: "cosine" | "euclidean" | "sqeuclidean", indexType: string | undefined, opts: LanceSearchOptions, withVectors: boolean): Promise<(Hit & { vector?: Float32Array })[]> {
     const col = this.searchColumn;
     try {
-      let s = this.table
+      const rows = await this.addressedRows();
+      let s = rows.table
         .vectorSearch(vec)
         .column(col)
         .distanceType(metric === "cosine" ? "cosine" : "l2")
         .limit(k)
-        .select(withVectors ? ["id", "label", col] : ["id", "label"]);
+        .select(withVectors ? [col] : [])
+        .withRowId();
       if (indexType && /HNSW/i.test(indexType)) s = s.ef(opts.ef ?? Math.max(100, 10 * k));
       if (indexType && /IVF/i.test(indexType)) s = s.nprobes(opts.nprobes ?? 20);
-      const refine = opts.refineFactor ?? (indexType && /PQ/i.test(indexType) ? 5 : indexType && /HNSW/i.test(indexType) ? 2 : undefined);
+      const refine = opts.refineFactor ?? ((opts.refine ?? 1) > 1 ? opts.refine : indexType && /PQ/i.test(indexType) ? 5 : indexType && /HNSW/i.test(indexType) ? 2 : undefined);
       if (indexType && refine) s = s.refineFactor(refine);
-      const rows = (await s.toArray()) as { id: string; label: string | null; _distance: number; [c: string]: unknown }[];
-      return rows.map((r) => {
-        const d = r._distance;
+      const t = (await s.toArrow()) as unknown as arrow.Table;
+      const distance = t.getChild("_distance")!;
+      const address = t.getChild("_rowid")!;
+      const vectors = withVectors ? vectorValues(t.getChild(col)!, (t.schema.fields.find((f) => f.name === col)!.type as arrow.FixedSizeList).listSize) : undefined;
+      const out: (Hit & { vector?: Float32Array })[] = [];
+      for (let i = 0; i < t.numRows; i++) {
+        const r = rows.row.get(Number(address.get(i)));
+        if (r === undefined) throw new CbirError("E_INDEX_CORRUPT", `'${this.uri}': a search hit has no row in the version searched.`, { file: this.uri, fix: "run the query again; if it persists, run `cbir index --optimize`." });
+        const d = distance.get(i) as number;
         const score = metric === "cosine" ? 1 - d : metric === "euclidean" ? Math.sqrt(Math.max(0, d)) : d;
-        const hit: Hit & { vector?: Float32Array } = { id: r.id, score };
-        if (r.label !== null && r.label !== undefined) hit.label = r.label;
-        if (withVectors) hit.vector = Float32Array.from(r[col] as ArrayLike<number>);
-        return hit;
-      });
+        const hit: Hit & { vector?: Float32Array } = { id: rows.ids[r], score };
+        const label = rows.labels[r];
+        if (label !== null) hit.label = label;
+        if (vectors) hit.vector = vectors.slice(i * vectors.length / t.numRows, (i + 1) * vectors.length / t.numRows);
+        out.push(hit);
+      }
+      return out;
     } catch (e) {
       throw storeError(e, this.store, "search");
     }
   }
 
   close(): void {
+    this.dropAddressedRows();
     this.table.close();
     this.db.close();
   }

@@ -10,12 +10,14 @@
  * Post-processing: rows are written with the transform fitted at the last optimize (frozen). An unsharded
  * run optimizes (refits, rewrites the search column, rebuilds the vector index) when asked, when the table
  * was never fitted, or when the rows added, changed or removed since the fit reach AUTO_REFIT_FRACTION of
- * the table; sharded runs never do (one `--optimize` after the last shard).
+ * the table; sharded runs never do (one `--optimize` after the last shard). A table of f16 / i8 vectors is
+ * also optimized when its codes were never encoded.
  */
 import * as fs from "node:fs";
 import { CbirError, invalidOption } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import type { PostStep } from "../reduce/postprocess";
+import { checkEncodingName, type Encoding } from "../rank/encoding";
 import { fsPath } from "../prepare/names";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, SkippedFile } from "../types";
@@ -38,6 +40,12 @@ export interface LanceBuildOptions {
   post?: PostStep[];
   config?: Record<string, string | number | boolean>;
   shard?: Shard;
+  /**
+   * Encoding of the search vectors (default: the table's, f32 for a new one). f16 / i8 add a codes column
+   * at optimize; another encoding than an existing table's is refused unless this run optimizes (which
+   * re-encodes, keeping the float32 columns).
+   */
+  vectors?: Encoding;
   /** true: optimize after the update; false: never; "auto" (default): as the header says. */
   optimize?: boolean | "auto";
   verifyContent?: boolean;
@@ -56,6 +64,21 @@ export interface LanceBuildResult {
   optimized: boolean;
 }
 
+/**
+ * Refuses another encoding than the table's (E_FINGERPRINT_MISMATCH naming both) unless this run
+ * optimizes, unsharded, which re-encodes.
+ */
+export function checkTableEncoding(store: LanceStore, opts: { vectors?: Encoding; optimize?: boolean | "auto"; shard?: Shard }): void {
+  if (opts.vectors === undefined) return;
+  const asked = checkEncodingName(opts.vectors);
+  const was = store.meta.vectors;
+  if (asked !== was && (opts.optimize !== true || opts.shard))
+    throw new CbirError("E_FINGERPRINT_MISMATCH", `the table's search vectors are encoded as ${was} but ${asked} was asked for.`, {
+      file: store.uri,
+      fix: `pass --vectors ${was}, or add --optimize (without --shard) to re-encode the table as ${asked} (the float32 columns are kept).`,
+    });
+}
+
 export async function updateLanceIndex(items: ImageItem[], extractFn: ExtractFn, opts: LanceBuildOptions): Promise<LanceBuildResult> {
   const rep = reporterOf(opts.reporter);
   const batchSize = opts.batchSize ?? 64;
@@ -67,6 +90,13 @@ export async function updateLanceIndex(items: ImageItem[], extractFn: ExtractFn,
   }
   const mine = items.filter((it) => inShard(it.name, opts.shard));
   let store = await LanceStore.tryOpen(opts.uri, { fingerprint: opts.fingerprint });
+  if (store)
+    try {
+      checkTableEncoding(store, opts);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
   const known = new Map<string, LanceEntry>();
   if (store) for (const e of await store.entries()) if (inShard(e.id, opts.shard)) known.set(e.id, e);
 
@@ -146,7 +176,7 @@ export async function updateLanceIndex(items: ImageItem[], extractFn: ExtractFn,
     done += batch.length;
     rep.progress("index", done, extract.length);
     if (features.ids.length === 0) continue;
-    store ??= await LanceStore.openOrCreate(opts.uri, { fingerprint: opts.fingerprint, dim: features.dim, histogramDim: opts.histogramDim, root: opts.root, config: opts.config, post: opts.post });
+    store ??= await LanceStore.openOrCreate(opts.uri, { fingerprint: opts.fingerprint, dim: features.dim, histogramDim: opts.histogramDim, root: opts.root, config: opts.config, post: opts.post, vectors: opts.vectors });
     if (features.dim !== store.meta.dim) throw invalidOption("extracted vector length", `${store.meta.dim} (the table's)`, features.dim);
     const byName = new Map(batch.map((t) => [t.item.name, t] as const));
     const rows = features.ids.map((id, i) => {
@@ -169,9 +199,11 @@ export async function updateLanceIndex(items: ImageItem[], extractFn: ExtractFn,
   if (want === true || (want === "auto" && !opts.shard)) {
     const { rows, sinceFit } = await store.changesSinceFit();
     const wantsFit = (opts.post ?? []).length > 0 || store.meta.postSteps.length > 0;
-    const needed = want === true || (wantsFit && (!store.meta.post || (sinceFit > 0 && sinceFit >= AUTO_REFIT_FRACTION * rows)));
+    // codes are first encoded at an optimize; later rows get the frozen i8 state, as the post-processing
+    const wantsCodes = store.meta.vectors !== "f32" && !store.meta.codes;
+    const needed = want === true || wantsCodes || (wantsFit && (!store.meta.post || (sinceFit > 0 && sinceFit >= AUTO_REFIT_FRACTION * rows)));
     if (needed && rows > 0) {
-      await store.optimize({ post: opts.post, reporter: opts.reporter });
+      await store.optimize({ post: opts.post, vectors: opts.vectors, reporter: opts.reporter });
       optimized = true;
     }
   }
