@@ -5,7 +5,7 @@
  */
 import { resolveConfig, type PipelineConfig } from "../config";
 import { CbirError, expectOneOf } from "../errors";
-import { checkEncoding, checkEncodingName } from "../rank/encoding";
+import { checkEncodingName } from "../rank/encoding";
 import { AUGMENT_MAX_ROWS, checkRefine } from "../rank/search";
 import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
@@ -74,7 +74,7 @@ export interface LanceQueryResult {
 export async function queryLance(uri: string, images: string[], opts: QueryOptions = {}): Promise<LanceQueryResult> {
   const store = await LanceStore.open(uri);
   const rep = reporterOf(opts.reporter);
-  if (opts.vectors !== undefined) checkEncoding(checkEncodingName(opts.vectors), { encoding: store.meta.vectors }, store.uri);
+  if (opts.vectors !== undefined) store.checkVectors(opts.vectors);
   const refine = checkRefine(opts.refine);
   if (store.meta.vectors === "f32" && refine > 1) rep.info("--refine has no effect on a table of float32 vectors searched exactly (above 20,000 rows it is LanceDB's refineFactor)");
   if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");

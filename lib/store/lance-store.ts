@@ -44,7 +44,7 @@ import type { Connection, Table } from "@lancedb/lancedb";
 import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type FittedPostJSON, type PostStep } from "../reduce/postprocess";
-import { checkEncoding, checkEncodingName, checkI8State, type Codes, type EncodedVectors, type Encoding, type I8State } from "../rank/encoding";
+import { checkEncodingName, checkI8State, type Codes, type EncodedVectors, type Encoding, type I8State } from "../rank/encoding";
 import { encodeForCosine } from "../rank/encoded-search";
 import { AUGMENT_MAX_ROWS, checkRefine, ExactIndex, rankQueriesFast } from "../rank/search";
 import { reporterOf, type Reporter } from "../report";
@@ -718,6 +718,16 @@ export class LanceStore {
     return { items: order.map((i) => items[i]), labels, raw, features, ...(codes ? { codes } : {}) };
   }
 
+  /** Refuses another encoding than the table's search vectors' (E_FINGERPRINT_MISMATCH naming both). */
+  checkVectors(asked: Encoding): void {
+    const was = this.meta.vectors;
+    if (checkEncodingName(asked) !== was)
+      throw new CbirError("E_FINGERPRINT_MISMATCH", `the table's search vectors are encoded as ${was} but ${asked} was asked for.`, {
+        file: this.uri,
+        fix: `pass --vectors ${was}, or re-encode the table with \`cbir index <images> --index ${this.uri} --vectors ${asked} --optimize\`.`,
+      });
+  }
+
   /** Applies the table's fitted post-processing to query vectors made by the same extractor. */
   prepareQueries(q: FeatureMatrix): FeatureMatrix {
     assertSameFingerprint(this.meta.fingerprint, q.fingerprint, this.uri);
@@ -862,7 +872,7 @@ export class LanceStore {
     const k = opts.k ?? 5;
     const refine = checkRefine(opts.refine);
     const encoding = this.meta.vectors;
-    if (opts.vectors !== undefined) checkEncoding(checkEncodingName(opts.vectors), { encoding }, this.uri);
+    if (opts.vectors !== undefined) this.checkVectors(opts.vectors);
     if (encoding !== "f32" && metric !== "cosine")
       throw new CbirError("E_BAD_OPTION", `a table of ${encoding} vectors is ranked by cosine only, not ${metric}.`, { file: this.uri, fix: "query with --metric cosine, or index into a new table with --vectors f32." });
     const q = this.prepareQueries(queries);
