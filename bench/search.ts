@@ -20,7 +20,7 @@ import type { FeatureMatrix } from "../lib/types";
 import { peerAvailable, runPeer } from "./peers";
 import { gaussian } from "../lib/random";
 import { bytesPerVector, ENCODINGS, encodeVectors, type Encoding } from "../lib/rank/encoding";
-import { EncodedIndex, encodeForCosine, neighbourRecall, type RowReader } from "../lib/rank/encoded-search";
+import { EncodedIndex, encodeForCosine, neighbourRecall, rowReader } from "../lib/rank/encoded-search";
 import { WasmI8Kernel } from "../lib/rank/wasm-i8";
 import { parallelReadBound } from "./sequential-read";
 import { realFeatures } from "./real-features";
@@ -220,15 +220,6 @@ function peerFigures(): { numpy: Record<string, unknown>; faiss: Record<string, 
   const numpy = peerAvailable("numpy") ? rounded(runPeer(NUMPY_PEER, [], BLAS_DEFAULTS)) : { absent: "numpy is not installed (scripts/install.sh --peers)" };
   const faiss = peerAvailable("faiss") ? rounded(runPeer(FAISS_PEER, [], BLAS_DEFAULTS)) : { absent: "python3-faiss is not installed (scripts/install.sh --peers)" };
   return { numpy, faiss };
-}
-
-/** A reader of rows of `data` (float32, as stored) in the order asked: what a store gives refine. */
-function rowReader(data: Float32Array, d: number): RowReader {
-  return (rows: Int32Array) => {
-    const out = new Float32Array(rows.length * d);
-    rows.forEach((r, i) => out.set(data.subarray(r * d, (r + 1) * d), i * d));
-    return out;
-  };
 }
 
 /**

@@ -31,6 +31,15 @@ import { WasmI8Kernel, wasmI8Available } from "./wasm-i8";
 /** Float32 rows `rows` of the database as stored (not normalised), in the order asked: the store's reader. */
 export type RowReader = (rows: Int32Array) => Float32Array | Promise<Float32Array>;
 
+/** The RowReader of float32 rows held in memory (`data`, row-major, `d` values a row). */
+export function rowReader(data: Float32Array, d: number): RowReader {
+  return (rows: Int32Array) => {
+    const out = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => out.set(data.subarray(r * d, (r + 1) * d), i * d));
+    return out;
+  };
+}
+
 export interface EncodedSearchOptions {
   /** Hits per query (default 10). */
   k?: number;

@@ -45,7 +45,7 @@ import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type FittedPostJSON, type PostStep } from "../reduce/postprocess";
 import { checkEncodingName, checkI8State, type Codes, type EncodedVectors, type Encoding, type I8State } from "../rank/encoding";
-import { encodeForCosine } from "../rank/encoded-search";
+import { encodeForCosine, rowReader } from "../rank/encoded-search";
 import { AUGMENT_MAX_ROWS, checkRefine, ExactIndex, rankQueriesFast } from "../rank/search";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Hit, ImageItem, Ranking } from "../types";
@@ -718,13 +718,13 @@ export class LanceStore {
     return { items: order.map((i) => items[i]), labels, raw, features, ...(codes ? { codes } : {}) };
   }
 
-  /** Refuses another encoding than the table's search vectors' (E_FINGERPRINT_MISMATCH naming both). */
+  /** Refuses another encoding than the table's search vectors' (E_FINGERPRINT_MISMATCH naming both and the re-encode). */
   checkVectors(asked: Encoding): void {
     const was = this.meta.vectors;
     if (checkEncodingName(asked) !== was)
       throw new CbirError("E_FINGERPRINT_MISMATCH", `the table's search vectors are encoded as ${was} but ${asked} was asked for.`, {
         file: this.uri,
-        fix: `pass --vectors ${was}, or re-encode the table with \`cbir index <images> --index ${this.uri} --vectors ${asked} --optimize\`.`,
+        fix: `pass --vectors ${was}, or add --optimize (without --shard) to re-encode the table, keeping its float32 columns: \`cbir index <images> --index ${this.uri} --vectors ${asked} --optimize\`.`,
       });
   }
 
@@ -883,12 +883,7 @@ export class LanceStore {
       // not optimized since --vectors was chosen: encoded here, as `cbir eval` does for fresh vectors
       if (!all.codes) return rankQueriesFast(all.features, q, { ...common, metric, vectors: encoding, refine });
       const f = all.features;
-      const rows = (r: Int32Array) => {
-        const out = new Float32Array(r.length * f.dim);
-        r.forEach((row, i) => out.set(f.data.subarray(row * f.dim, (row + 1) * f.dim), i * f.dim));
-        return out;
-      };
-      const exact = await ExactIndex.fromEncoded({ ids: f.ids, fingerprint: q.fingerprint, vectors: all.codes, rows }, { labels: all.labels, refine });
+      const exact = await ExactIndex.fromEncoded({ ids: f.ids, fingerprint: q.fingerprint, vectors: all.codes, rows: rowReader(f.data, f.dim) }, { labels: all.labels, refine });
       try {
         return await exact.search(q, { k, queryLabels: opts.queryLabels, queryExpansion: opts.queryExpansion ?? 0, reporter: opts.reporter });
       } finally {
@@ -947,7 +942,8 @@ export class LanceStore {
       const t = (await s.toArrow()) as unknown as arrow.Table;
       const distance = t.getChild("_distance")!;
       const address = t.getChild("_rowid")!;
-      const vectors = withVectors ? vectorValues(t.getChild(col)!, (t.schema.fields.find((f) => f.name === col)!.type as arrow.FixedSizeList).listSize) : undefined;
+      const dim = withVectors ? (t.schema.fields.find((f) => f.name === col)!.type as arrow.FixedSizeList).listSize : 0;
+      const vectors = withVectors ? vectorValues(t.getChild(col)!, dim) : undefined;
       const out: (Hit & { vector?: Float32Array })[] = [];
       for (let i = 0; i < t.numRows; i++) {
         const r = rows.row.get(Number(address.get(i)));
@@ -957,7 +953,7 @@ export class LanceStore {
         const hit: Hit & { vector?: Float32Array } = { id: rows.ids[r], score };
         const label = rows.labels[r];
         if (label !== null) hit.label = label;
-        if (vectors) hit.vector = vectors.slice(i * vectors.length / t.numRows, (i + 1) * vectors.length / t.numRows);
+        if (vectors) hit.vector = vectors.slice(i * dim, (i + 1) * dim);
         out.push(hit);
       }
       return out;

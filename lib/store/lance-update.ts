@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import { CbirError, invalidOption } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import type { PostStep } from "../reduce/postprocess";
-import { checkEncodingName, type Encoding } from "../rank/encoding";
+import type { Encoding } from "../rank/encoding";
 import { fsPath } from "../prepare/names";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, SkippedFile } from "../types";
@@ -69,14 +69,7 @@ export interface LanceBuildResult {
  * optimizes, unsharded, which re-encodes.
  */
 export function checkTableEncoding(store: LanceStore, opts: { vectors?: Encoding; optimize?: boolean | "auto"; shard?: Shard }): void {
-  if (opts.vectors === undefined) return;
-  const asked = checkEncodingName(opts.vectors);
-  const was = store.meta.vectors;
-  if (asked !== was && (opts.optimize !== true || opts.shard))
-    throw new CbirError("E_FINGERPRINT_MISMATCH", `the table's search vectors are encoded as ${was} but ${asked} was asked for.`, {
-      file: store.uri,
-      fix: `pass --vectors ${was}, or add --optimize (without --shard) to re-encode the table as ${asked} (the float32 columns are kept).`,
-    });
+  if (opts.vectors !== undefined && (opts.optimize !== true || opts.shard)) store.checkVectors(opts.vectors);
 }
 
 export async function updateLanceIndex(items: ImageItem[], extractFn: ExtractFn, opts: LanceBuildOptions): Promise<LanceBuildResult> {

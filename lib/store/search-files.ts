@@ -15,7 +15,7 @@ import { extendFingerprint, sha256, type Fingerprint } from "../fingerprint";
 import { replaceFileAtomicSync, writeFileAtomicSync } from "../fsutil";
 import { checkEncodedVectors, checkEncodingName, decodeRows, decodeVectors, type Codes, type Encoding, type EncodedVectors } from "../rank/encoding";
 import { emptyExpansion, expandQueries, expansionOptions } from "../rank/blocked";
-import { encodeForCosine, normaliseRows, type RowReader } from "../rank/encoded-search";
+import { encodeForCosine, normaliseRows, rowReader, type RowReader } from "../rank/encoded-search";
 import { HnswIndex } from "../rank/hnsw";
 import { ExactIndex } from "../rank/search";
 import { reporterOf, type Reporter } from "../report";
@@ -172,11 +172,7 @@ export async function refreshSearchFiles(dir: string, m: IndexManifest, features
     dim: f.dim,
     hnsw: graph,
     vectors: () => vectors ?? encodeForCosine("f32", f.data, n, f.dim),
-    rows: (rows) => {
-      const out = new Float32Array(rows.length * f.dim);
-      rows.forEach((r, i) => out.set(f.data.subarray(r * f.dim, (r + 1) * f.dim), i * f.dim));
-      return out;
-    },
+    rows: rowReader(f.data, f.dim),
   };
   const recall = await graphRecall(searchable, { ids: f.ids, dim: f.dim, data: f.data, fingerprint: fp });
   m.ann = { kind: "hnsw", file: HNSW_FILE, scalar: encoding, ...HNSW_PARAMS, sha256: sha256(fs.readFileSync(file)), source: `${source}:${encoding}`, recallAt10: recall.recall, recallQueries: recall.queries };

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { CbirError } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import type { Encoding, EncodedVectors } from "../rank/encoding";
-import { encodeForCosine, type RowReader } from "../rank/encoded-search";
+import { encodeForCosine, rowReader, type RowReader } from "../rank/encoded-search";
 import { HnswIndex } from "../rank/hnsw";
 import { applyPostprocess, postFromJSON, type FittedPost } from "../reduce/postprocess";
 import { reporterOf, type Reporter } from "../report";
@@ -71,11 +71,7 @@ export function openSearchIndex(dir: string, opts: OpenSearchOptions = {}): Sear
       dim: f.dim,
       features: f,
       vectors: () => (v ??= encodeForCosine("f32", f.data, f.ids.length, f.dim)),
-      rows: (rows) => {
-        const out = new Float32Array(rows.length * f.dim);
-        rows.forEach((r, i) => out.set(f.data.subarray(r * f.dim, (r + 1) * f.dim), i * f.dim));
-        return out;
-      },
+      rows: rowReader(f.data, f.dim),
       prepareQueries: (q) => all.prepareQueries(q),
     };
   } else {
