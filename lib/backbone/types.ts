@@ -5,8 +5,8 @@
 export const PREPROCESS_MODES = ["caffe", "caffe-swapped-means", "tf", "torch", "unit"] as const;
 export type PreprocessMode = (typeof PREPROCESS_MODES)[number];
 
-export const RESIZE_MODES = ["nearest", "bilinear", "area"] as const;
-export type ResizeMode = (typeof RESIZE_MODES)[number];
+// resizing is decoding's business (lib/prepare/decode.ts); re-exported here because every backbone declares one
+export { RESIZE_MODES, type ResizeMode } from "../prepare/decode";
 
 export const RUNTIMES = ["tfjs", "onnx"] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];

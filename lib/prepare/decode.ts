@@ -10,7 +10,6 @@
 import * as fs from "node:fs";
 import sharp from "sharp";
 import { CbirError, expectOneOf, invalidOption } from "../errors";
-import { RESIZE_MODES, type ResizeMode } from "../backbone/types";
 import { fsPath } from "./names";
 import { admitImage, checkFrameMemory, decodeLimits, DEFAULT_DECODE_LIMITS, resolveDecodeLimits, type DecodeLimits } from "./budget";
 import { decodeInChild } from "./decode-child";
@@ -18,6 +17,10 @@ import { openImageInput, UndecodableImage } from "./formats/index";
 import { describeSharpError, runSharpPlan, type RawPixels, type SharpPlan } from "./sharp-plan";
 
 export { describeSharpError, runSharpPlan, type RawPixels, type SharpPlan };
+
+/** How an image is brought to the network's input size (each backbone declares the one it was trained with). */
+export const RESIZE_MODES = ["nearest", "bilinear", "area"] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
 
 /** Images with more pixels than this are refused before decoding (decompression bombs). */
 export const DEFAULT_MAX_PIXELS = DEFAULT_DECODE_LIMITS.maxPixels;
