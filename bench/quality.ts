@@ -17,7 +17,7 @@ import { evaluate } from "../lib/evaluate/index";
 import { scanFolder } from "../lib/prepare/scan";
 import { rankAllFast } from "../lib/rank/index";
 import { poolFeatures, postprocess, selectColumns, type Pooling } from "../lib/reduce/index";
-import { HISTOGRAM_BINS, openPipeline, postSteps } from "../lib/store/pipeline";
+import { HISTOGRAM_BINS, openPipeline, postSteps } from "../lib/pipeline/pipeline";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 
 const ROOT = path.resolve(__dirname, "..");

@@ -22,7 +22,6 @@ export * from "./evaluate/index";
 export * from "./store/index";
 export * from "./plot/index";
 export * from "./learn/index";
-export { computeFeatures, type PipelineFeatures } from "./pipeline/features";
-export { runDemo, type DemoReport, type DemoResult } from "./pipeline/demo";
+export * from "./pipeline/index";
 export { notebookReporter } from "./notebook";
 export { writeFileAtomic, writeFileAtomicSync } from "./fsutil";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { assertSameFingerprint, diffFingerprints, extendFingerprint, hashState, makeFingerprint } from "../lib/fingerprint";
 import { DEFAULT_CONFIG, resolveConfig, type PipelineConfig } from "../lib/config";
 import type { Backbone } from "../lib/backbone/types";
-import { openPipeline } from "../lib/store/pipeline";
+import { openPipeline } from "../lib/pipeline/pipeline";
 import { closestNames, CbirError } from "../lib/errors";
 
 const base = { backbone: "nsfwjs:mobilenet_v2_mid", weights: "abc", layer: "Conv_1", inputSize: [224, 224] as [number, number], resize: "bilinear", preprocessing: "unit", pooling: "gap" };

@@ -14,7 +14,7 @@ import { MAX_STEM_BYTES, outputStem, outputStems, scanFolder } from "../lib/prep
 import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, renderGrid, renderLineChart } from "../lib/plot/index";
 import { escapeXml } from "../lib/plot/svg";
 import { runDemo } from "../lib/pipeline/demo";
-import { indexFolder, queryIndex } from "../lib/store/folder";
+import { indexFolder, queryIndex } from "../lib/pipeline/folder-index";
 import { formatSkipped, printable } from "../lib/cli/output";
 import { cbirSync, writeTinyModel } from "./fixtures/bad-images";
 

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { main } from "../lib/cli/main";
 import { resolveConfig } from "../lib/config";
-import { indexFolder, queryIndex } from "../lib/store/folder";
+import { indexFolder, queryIndex } from "../lib/pipeline/folder-index";
 import { SAMPLE_DIR } from "./fixtures/bad-images";
 
 const NO_MODEL = path.join(os.tmpdir(), "cbir-no-such-model", "model.json");

@@ -8,7 +8,7 @@ import { makeFingerprint } from "../lib/fingerprint";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 import type { Notice } from "../lib/report";
 import { buildOrUpdateIndex, openIndex, acquireLock, exportNpy, readNpy, npyBytes, LOCK_FILE, type ExtractFn } from "../lib/store";
-import { queryLabel, queryNames } from "../lib/store/folder";
+import { queryLabel, queryNames } from "../lib/pipeline/folder-index";
 
 const fp = makeFingerprint({ backbone: "fake", layer: "l1" });
 

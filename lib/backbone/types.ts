@@ -6,7 +6,8 @@ export const PREPROCESS_MODES = ["caffe", "caffe-swapped-means", "tf", "torch", 
 export type PreprocessMode = (typeof PREPROCESS_MODES)[number];
 
 // resizing is decoding's business (lib/prepare/decode.ts); re-exported here because every backbone declares one
-export { RESIZE_MODES, type ResizeMode } from "../prepare/decode";
+import { RESIZE_MODES, type ResizeMode } from "../prepare/decode";
+export { RESIZE_MODES, type ResizeMode };
 
 export const RUNTIMES = ["tfjs", "onnx"] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];

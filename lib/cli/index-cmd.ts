@@ -1,6 +1,6 @@
 /** `cbir index <folder>`: build or update the persistent index of a folder (only new and changed images are extracted). */
 import type { Command } from "commander";
-import { indexFolder } from "../store/folder";
+import { indexFolder } from "../pipeline/folder-index";
 import { expectOneOf, invalidOption } from "../errors";
 import { bytesPerVector, checkEncodingName, ENCODINGS } from "../rank/encoding";
 import { ANN_KINDS, hnswLabel } from "../store/search-files";

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
 import { bytesPerVector, type Encoding } from "../rank/encoding";
 import { readableName } from "../prepare/names";
-import { indexFolderLance, queryLance } from "../store/lance-folder";
+import { indexFolderLance, queryLance } from "../pipeline/lance-index";
 import { parseShard } from "../store/shard";
 import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 

@@ -8,7 +8,7 @@ import { checkEncodingName, ENCODINGS } from "../rank/encoding";
 import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { readableName, resolveTypedPath } from "../prepare/names";
-import { defaultIndexDir, queryIndex } from "../store/folder";
+import { defaultIndexDir, queryIndex } from "../pipeline/folder-index";
 import { MANIFEST_FILE } from "../store/manifest";
 import { addPipelineOptions, configFromOptions, numberArg } from "./options";
 import { cliReporter, EXIT, setExitCode } from "./output";

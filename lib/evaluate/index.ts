@@ -1,5 +1,4 @@
 /** Stage "evaluate": P@k, recall@k, mAP, per class and confusion, for rankings from any pipeline. */
 export { precisionAtK, recallAtK, averagePrecision, meanAveragePrecision, ScoreRowAveragePrecision } from "./metrics";
 export { evaluate, formatEvaluation, formatPerClass, type Evaluation, type EvaluateOptions, type ClassEvaluation } from "./evaluate";
-export { evaluateFolder, type EvaluateFolderOptions, type FolderEvaluation } from "./folder";
 export { rankAndEvaluate, type RankEvaluateOptions, type RankedEvaluation } from "./ranked";

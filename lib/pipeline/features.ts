@@ -1,6 +1,6 @@
 /**
  * The feature pipeline every entry point shares (demo, notebooks, benchmarks; `cbir index/eval` store the
- * same raw vectors through lib/store/pipeline.ts): load backbone -> pooled CNN vectors (+ colour
+ * same raw vectors through lib/pipeline/pipeline.ts): load backbone -> pooled CNN vectors (+ colour
  * histograms) -> post-processing fitted on these images (centre, L2, histogram fusion).
  * Returns the final vectors with a fingerprint that covers every step and every fitted state.
  */
@@ -10,7 +10,7 @@ import { backboneFingerprint, type ExtractResult } from "../extract/features";
 import { CbirError } from "../errors";
 import { pooledDim, postprocess, selectColumns, type FittedPost } from "../reduce/index";
 import type { Reporter } from "../report";
-import { openPipeline } from "../store/pipeline";
+import { openPipeline } from "./pipeline";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 
 export interface PipelineFeatures {

@@ -5,5 +5,3 @@ export { checkIndexDir, claimIndexDir, MARKER_FILE, type IndexDirState } from ".
 export { acquireLock, processAlive, LOCK_FILE, type IndexLock, type LockInfo } from "./lock";
 export { exportNpy, idsFileOf, npyBytes, readNpy } from "./npy";
 export { exportStore, type ExportOptions, type ExportResult } from "./export";
-export { openPipeline, HISTOGRAM_BINS, type RawPipeline } from "./pipeline";
-export { indexFolder, queryIndex, defaultIndexDir, type IndexFolderOptions, type QueryOptions, type QueryResult } from "./folder";

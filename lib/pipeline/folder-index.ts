@@ -17,11 +17,11 @@ import { ExactIndex, rankQueriesFast } from "../rank/search";
 import type { Metric } from "../rank/metrics";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
-import { buildOrUpdateIndex, type BuildResult } from "./index-store";
-import { defaultIndexDir, manifestPath } from "./manifest";
-import { ANN_KINDS, hnswLabel, I8_GRAPH_RESCORE, type AnnKind } from "./search-files";
-import { openSearchIndex, searchGraph, type SearchIndex } from "./search-open";
-import { checkIndexDir } from "./marker";
+import { buildOrUpdateIndex, type BuildResult } from "../store/index-store";
+import { defaultIndexDir, manifestPath } from "../store/manifest";
+import { ANN_KINDS, hnswLabel, I8_GRAPH_RESCORE, type AnnKind } from "../store/search-files";
+import { openSearchIndex, searchGraph, type SearchIndex } from "../store/search-open";
+import { checkIndexDir } from "../store/marker";
 import { openPipeline } from "./pipeline";
 
 export { defaultIndexDir };

@@ -1,5 +1,5 @@
 /**
- * `cbir index|query` on a Lance table: the folder-level entry points of lib/store/folder.ts with the
+ * `cbir index|query` on a Lance table: the folder-level entry points of lib/pipeline/folder-index.ts with the
  * store chosen by URI (lib/store/open-store.ts). Scanning, the pipeline and the checks before any work
  * are the folder index's; only where the vectors go differs.
  */
@@ -12,12 +12,12 @@ import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { scanFolder } from "../prepare/scan";
 import { reporterOf } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
-import { queryItems, writeQueryFigures, type IndexFolderOptions, type QueryOptions } from "./folder";
-import { LanceStore, refuseForeignFolder } from "./lance-store";
-import { checkTableEncoding, updateLanceIndex, type LanceBuildResult } from "./lance-update";
+import { queryItems, writeQueryFigures, type IndexFolderOptions, type QueryOptions } from "./folder-index";
+import { LanceStore, refuseForeignFolder } from "../store/lance-store";
+import { checkTableEncoding, updateLanceIndex, type LanceBuildResult } from "../store/lance-update";
 import { HISTOGRAM_BINS, openPipeline } from "./pipeline";
-import type { Shard } from "./shard";
-import { parseStoreUri } from "./store-uri";
+import type { Shard } from "../store/shard";
+import { parseStoreUri } from "../store/store-uri";
 
 export interface LanceIndexOptions extends Omit<IndexFolderOptions, "indexDir" | "rebuild" | "ann"> {
   uri: string;
@@ -70,7 +70,7 @@ export interface LanceQueryResult {
   figures: string[];
 }
 
-/** queryIndex (lib/store/folder.ts) on a Lance table. */
+/** queryIndex (lib/pipeline/folder-index.ts) on a Lance table. */
 export async function queryLance(uri: string, images: string[], opts: QueryOptions = {}): Promise<LanceQueryResult> {
   const store = await LanceStore.open(uri);
   const rep = reporterOf(opts.reporter);

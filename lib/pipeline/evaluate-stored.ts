@@ -11,9 +11,9 @@ import { CbirError } from "../errors";
 import { scanFolder } from "../prepare/scan";
 import { reporterOf } from "../report";
 import { openStoredVectors } from "../store/open-store";
-import { openPipeline } from "../store/pipeline";
-import type { EvaluateFolderOptions, FolderEvaluation } from "./folder";
-import { rankAndEvaluate } from "./ranked";
+import { openPipeline } from "./pipeline";
+import type { EvaluateFolderOptions, FolderEvaluation } from "./evaluate-folder";
+import { rankAndEvaluate } from "../evaluate/ranked";
 
 export async function evaluateStored(folder: string, uri: string, config: Partial<PipelineConfig> = {}, opts: EvaluateFolderOptions = {}): Promise<FolderEvaluation> {
   const stored = await openStoredVectors(uri);

@@ -9,10 +9,10 @@ import { scanFolder, type ScanOptions } from "../prepare/scan";
 import { applyPostprocess, postprocess, postStepLabel } from "../reduce/postprocess";
 import type { Metric } from "../rank/metrics";
 import { reporterOf, type Reporter } from "../report";
-import { openPipeline } from "../store/pipeline";
+import { openPipeline } from "./pipeline";
 import type { Ranking, SkippedFile } from "../types";
-import type { Evaluation } from "./evaluate";
-import { rankAndEvaluate, type RankedEvaluation } from "./ranked";
+import type { Evaluation } from "../evaluate/evaluate";
+import { rankAndEvaluate, type RankedEvaluation } from "../evaluate/ranked";
 
 export interface EvaluateFolderOptions {
   /** P@k cut-offs (default [1, 5, 10]). */

@@ -1,0 +1,7 @@
+/** Stage "pipeline": the one pipeline object and the commands built on it (demo, eval, index, query). */
+export { openPipeline, HISTOGRAM_BINS, type RawPipeline } from "./pipeline";
+export { computeFeatures, type PipelineFeatures } from "./features";
+export { evaluateFolder, type EvaluateFolderOptions, type FolderEvaluation } from "./evaluate-folder";
+export { evaluateStored } from "./evaluate-stored";
+export { indexFolder, queryIndex, defaultIndexDir, type IndexFolderOptions, type QueryOptions, type QueryResult } from "./folder-index";
+export { runDemo, type DemoReport, type DemoResult } from "./demo";
