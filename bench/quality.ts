@@ -7,7 +7,7 @@
  *
  * The grid pools one extraction per layer (the layer's full output, pooled here with the pipeline's own
  * poolFeatures); the reported "DEFAULT_CONFIG" rows are then measured by the shipped code path itself
- * (openPipeline + postprocess + rankAllFast with DEFAULT_CONFIG, as `cbir eval` does), and the bench says
+ * (Pipeline.open + postprocess + rankAllFast with DEFAULT_CONFIG, as `cbir eval` does), and the bench says
  * whether the choice equals DEFAULT_CONFIG. Needs ../shared (skipped without it).
  */
 import * as fs from "node:fs";
@@ -17,7 +17,7 @@ import { evaluate } from "../lib/evaluate/index";
 import { scanFolder } from "../lib/prepare/scan";
 import { rankAllFast } from "../lib/rank/index";
 import { poolFeatures, postprocess, selectColumns, type Pooling } from "../lib/reduce/index";
-import { HISTOGRAM_BINS, openPipeline, postSteps } from "../lib/pipeline/pipeline";
+import { HISTOGRAM_BINS, Pipeline, postSteps } from "../lib/pipeline/pipeline";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -68,7 +68,7 @@ const poolKey = (pooling: Pooling, p: number) => (pooling === "gem" ? `gem${p}` 
 
 /** Raw [pooled CNN | histogram] rows per pooling, from one extraction of the layer's whole output. */
 async function extractPooled(layer: string, items: ImageItem[]) {
-  const pipe = await openPipeline({ model: DEFAULT_CONFIG.model, layer, pooling: "flatten", histogramWeight: 1 });
+  const pipe = await Pipeline.open({ model: DEFAULT_CONFIG.model, layer, pooling: "flatten", histogramWeight: 1 });
   try {
     const shape = pipe.backbone.outputShape;
     const flat = shape.reduce((a, b) => a * b, 1);
@@ -99,7 +99,7 @@ async function extractPooled(layer: string, items: ImageItem[]) {
 function finalVectors(raw: FeatureMatrix, cnnDim: number, st: Setting): FeatureMatrix {
   const c = resolveConfig({ histogramWeight: st.hist, whiten: st.whiten, center: st.center });
   const input = st.hist > 0 ? raw : selectColumns(raw, 0, cnnDim);
-  return postprocess(input, postSteps(c, cnnDim)).features;
+  return postprocess(input, postSteps(c.post, cnnDim)).features;
 }
 
 async function score(features: FeatureMatrix, items: ImageItem[], qe: number, k: number) {
@@ -110,21 +110,21 @@ async function score(features: FeatureMatrix, items: ImageItem[], qe: number, k:
 }
 
 /**
- * DEFAULT_CONFIG exactly as `cbir eval` runs it (the calls evaluateFolder makes: openPipeline, extract,
+ * DEFAULT_CONFIG exactly as `cbir eval` runs it (the calls evaluateFolder makes: Pipeline.open, extract,
  * postprocess with the pipeline's steps, rankAllFast with its metric and query expansion), plus the same raw
  * rows as the histogram floor and the plain CNN vectors (centred, L2, no histogram, no expansion).
  */
 async function shippedQuality(d: Dataset) {
   const c = resolveConfig({});
-  if (c.histogramWeight <= 0) throw new Error("the quality bench expects DEFAULT_CONFIG to fuse the histogram");
-  const pipe = await openPipeline(c);
+  if (!c.features.histogram) throw new Error("the quality bench expects DEFAULT_CONFIG to fuse the histogram");
+  const pipe = await Pipeline.open(c);
   try {
     const raw = await pipe.extract(d.items);
     const { features } = postprocess(raw.features, pipe.post);
     const kept = new Set(features.ids);
     const items = d.items.filter((i) => kept.has(i.name));
     const labels = new Map(items.map((i) => [i.name, i.label!]));
-    const ev = evaluate(await rankAllFast(features, { metric: c.metric, k: Infinity, labels, queryExpansion: c.queryExpansion }), { k: [d.k] });
+    const ev = evaluate(await rankAllFast(features, { metric: c.search.metric, k: Infinity, labels, queryExpansion: c.search.queryExpansion }), { k: [d.k] });
     const cnnDim = raw.features.dim - HISTOGRAM_BINS ** 3;
     const histogram = selectColumns(raw.features, cnnDim, raw.features.dim);
     const plain = postprocess(selectColumns(raw.features, 0, cnnDim), ["center", "l2"]).features;

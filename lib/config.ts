@@ -84,12 +84,80 @@ const MAX_COUNT = 1_000_000;
 const MAX_DIMS = 65_536;
 const MAX_BATCH = 4096;
 
+/** What makes the raw vectors: the backbone, its cut, the pooling, the runtime (all in the fingerprint but the runtime and batch). */
+export interface FeatureSettings {
+  readonly model: string;
+  /** "" until the backbone is loaded: its documented default (Pipeline.config has the layer it used). */
+  readonly layer: string;
+  readonly pooling: Pooling;
+  readonly gemP: number;
+  readonly runtime: RuntimeName;
+  readonly batchSize: number;
+  /** A colour histogram is extracted beside the CNN vector (histogram fusion is on). */
+  readonly histogram: boolean;
+}
+
+/** The post-processing fitted on the database (lib/pipeline/pipeline.ts postSteps). */
+export interface PostSettings {
+  readonly center: boolean;
+  readonly histogramWeight: number;
+  readonly whiten: number;
+}
+
+/** How the vectors are ranked. */
+export interface SearchSettings {
+  readonly metric: PipelineMetric;
+  readonly k: number;
+  readonly queryExpansion: number;
+  readonly vectors: Encoding;
+  readonly refine: number;
+}
+
+/** Read only by the demo and the CLI. */
+export interface OutputSettings {
+  readonly outDir: string;
+  readonly tsne: boolean;
+  readonly seed: number;
+}
+
+const RESOLVED = Symbol.for("cbir.resolvedConfig");
+
+/**
+ * A validated config, grouped by the stage that reads it. Made only by resolveConfig, once per command:
+ * the functions below a command's entry take this, never a partial config, so nothing is checked twice.
+ */
+export interface ResolvedConfig {
+  readonly [RESOLVED]: true;
+  readonly features: FeatureSettings;
+  readonly post: PostSettings;
+  readonly search: SearchSettings;
+  readonly output: OutputSettings;
+  /** The flat form, every field set: what report.json and the index manifests record. */
+  readonly settings: Readonly<PipelineConfig>;
+}
+
+/** A config as the public entry points take it: partial (defaults fill the rest) or already resolved. */
+export type ConfigInput = Partial<PipelineConfig> | ResolvedConfig;
+
+export function isResolvedConfig(c: unknown): c is ResolvedConfig {
+  return typeof c === "object" && c !== null && (c as Record<symbol, unknown>)[RESOLVED] === true;
+}
+
+let resolutions = 0;
+/** How many configs have been resolved in this process (a test checks that a command resolves one). */
+export function configResolutions(): number {
+  return resolutions;
+}
+
 function checkInt(name: string, v: unknown, lo: number, hi: number, expected: string): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < lo) throw invalidOption(name, expected, v);
   if (v > hi) throw invalidOption(name, `${expected} up to ${hi}`, v);
 }
 
-export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineConfig {
+/** Fills the defaults field by field and validates every value, before any image is read or a model loaded. */
+export function resolveConfig(partial: ConfigInput = {}): ResolvedConfig {
+  if (isResolvedConfig(partial)) return partial;
+  resolutions++;
   const c: PipelineConfig = { ...DEFAULT_CONFIG };
   for (const [key, value] of Object.entries(partial) as [keyof PipelineConfig, unknown][]) {
     if (value !== undefined) (c as unknown as Record<string, unknown>)[key] = value;
@@ -117,5 +185,18 @@ export function resolveConfig(partial: Partial<PipelineConfig> = {}): PipelineCo
   if (typeof c.center !== "boolean") throw invalidOption("center", "boolean", c.center);
   if (typeof c.tsne !== "boolean") throw invalidOption("tsne", "boolean", c.tsne);
   if (typeof c.outDir !== "string" || c.outDir === "") throw invalidOption("outDir", "non-empty string", c.outDir);
-  return c;
+  return Object.freeze({
+    [RESOLVED]: true as const,
+    features: Object.freeze({ model: c.model, layer: c.layer, pooling: c.pooling, gemP: c.gemP, runtime: c.runtime, batchSize: c.batchSize, histogram: c.histogramWeight > 0 }),
+    post: Object.freeze({ center: c.center, histogramWeight: c.histogramWeight, whiten: c.whiten }),
+    search: Object.freeze({ metric: c.metric, k: c.k, queryExpansion: c.queryExpansion, vectors: c.vectors, refine: c.refine }),
+    output: Object.freeze({ outDir: c.outDir, tsne: c.tsne, seed: c.seed }),
+    settings: Object.freeze(c),
+  });
+}
+
+/** The same config with the layer the backbone resolved "" to (recorded in reports and manifests). */
+export function withLayer(c: ResolvedConfig, layer: string): ResolvedConfig {
+  if (c.features.layer === layer) return c;
+  return Object.freeze({ ...c, features: Object.freeze({ ...c.features, layer }), settings: Object.freeze({ ...c.settings, layer }) });
 }

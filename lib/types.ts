@@ -44,6 +44,30 @@ export interface Ranking {
   higherIsBetter: boolean;
 }
 
+/**
+ * A pipeline fitted on a database (lib/pipeline/pipeline.ts): it turns raw vectors of its extractor into the
+ * vectors that are ranked, the same way for the database and for every later query. Here, with the shared
+ * types, so the stages below the pipeline (store, evaluate) can take one without importing upward.
+ */
+export interface FittedPipeline {
+  /** The settings that made the raw vectors and the fitted steps (as an index manifest records them). */
+  readonly settings: Record<string, string | number | boolean>;
+  /** The fitted post-processing steps, by label ("center", "l2", "pcaw32s1", "fuse576w0.25c"). */
+  readonly steps: string[];
+  /** Of the vectors transformVectors returns. */
+  readonly fingerprint: Fingerprint;
+  transformVectors(raw: FeatureMatrix): FeatureMatrix;
+  toJSON(): FittedPipelineJSON;
+}
+
+/** A fitted pipeline as plain JSON: its fitted state is data, arrays as base64 float32. */
+export interface FittedPipelineJSON {
+  settings: Record<string, string | number | boolean>;
+  steps: string[];
+  state: { steps: Record<string, unknown>[] };
+  fingerprint: Fingerprint;
+}
+
 /** Row `i` of a feature matrix as a view (no copy). */
 export function row(m: FeatureMatrix, i: number): Float32Array {
   return m.data.subarray(i * m.dim, (i + 1) * m.dim);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { assertSameFingerprint, diffFingerprints, extendFingerprint, hashState, makeFingerprint } from "../lib/fingerprint";
 import { DEFAULT_CONFIG, resolveConfig, type PipelineConfig } from "../lib/config";
 import type { Backbone } from "../lib/backbone/types";
-import { openPipeline } from "../lib/pipeline/pipeline";
+import { Pipeline } from "../lib/pipeline/pipeline";
 import { closestNames, CbirError } from "../lib/errors";
 
 const base = { backbone: "nsfwjs:mobilenet_v2_mid", weights: "abc", layer: "Conv_1", inputSize: [224, 224] as [number, number], resize: "bilinear", preprocessing: "unit", pooling: "gap" };
@@ -42,14 +42,16 @@ test("mixing fingerprints is refused with a message naming what differs", () => 
 
 test("config: defaults merge field by field and bad values are named", () => {
   const c = resolveConfig({ k: 10 });
-  assert.equal(c.k, 10);
-  assert.equal(c.model, DEFAULT_CONFIG.model);
-  assert.equal(c.layer, DEFAULT_CONFIG.layer);
+  assert.equal(c.search.k, 10);
+  assert.equal(c.features.model, DEFAULT_CONFIG.model);
+  assert.equal(c.features.layer, DEFAULT_CONFIG.layer);
+  assert.deepEqual(c.settings, { ...DEFAULT_CONFIG, k: 10 }, "the flat form has every field");
+  assert.equal(resolveConfig(c), c, "a resolved config is not resolved again");
   assert.equal(DEFAULT_CONFIG.model, "mobilenet_v1_0.75_224", "the bundled pure-ImageNet MobileNet v1 is the default");
-  assert.equal(resolveConfig({ model: "nsfwjs/mobilenet_v2" }).layer, "", "another model without a layer uses its own default");
-  assert.equal(resolveConfig({ model: "nsfwjs/mobilenet_v2" }).whiten, 0, "the whitening was chosen for the default backbone only");
-  assert.equal(resolveConfig({ model: "nsfwjs/mobilenet_v2", whiten: 64 }).whiten, 64);
-  assert.equal(resolveConfig({}).whiten, DEFAULT_CONFIG.whiten);
+  assert.equal(resolveConfig({ model: "nsfwjs/mobilenet_v2" }).features.layer, "", "another model without a layer uses its own default");
+  assert.equal(resolveConfig({ model: "nsfwjs/mobilenet_v2" }).post.whiten, 0, "the whitening was chosen for the default backbone only");
+  assert.equal(resolveConfig({ model: "nsfwjs/mobilenet_v2", whiten: 64 }).post.whiten, 64);
+  assert.equal(resolveConfig({}).post.whiten, DEFAULT_CONFIG.whiten);
   assert.throws(() => resolveConfig({ whiten: 1.5 }), /Expected integer >= 0 \(0 = off\) for whiten/);
   assert.throws(() => resolveConfig({ queryExpansion: -1 }), /queryExpansion/);
   assert.throws(() => resolveConfig({ k: 0 }), /Expected positive integer for k but received 0 of type number/);
@@ -59,11 +61,11 @@ test("config: defaults merge field by field and bad values are named", () => {
 });
 
 test("config: the GeM exponent is validated and is part of the vectors' fingerprint", async () => {
-  assert.equal(resolveConfig({}).gemP, DEFAULT_CONFIG.gemP);
+  assert.equal(resolveConfig({}).features.gemP, DEFAULT_CONFIG.gemP);
   assert.throws(() => resolveConfig({ gemP: 0.5 }), /Expected number >= 1 for gemP but received 0.5/);
   assert.throws(() => resolveConfig({ gemP: Number.NaN }), { code: "E_BAD_OPTION" });
   const backbone = { id: "fake", weightsHash: "w", layer: "l", inputSize: [8, 8], resize: "bilinear", preprocessing: "tf", outputShape: [2, 2, 4], dispose() {} } as unknown as Backbone;
-  const fp = async (c: Partial<PipelineConfig>) => (await openPipeline(c, { backbone })).fingerprint;
+  const fp = async (c: Partial<PipelineConfig>) => (await Pipeline.open(c, { backbone })).fingerprint;
   assert.equal((await fp({ pooling: "gem", gemP: 4, histogramWeight: 0 })).parts.pooling, "gem4");
   assert.notEqual((await fp({ pooling: "gem", gemP: 4 })).id, (await fp({ pooling: "gem", gemP: 3 })).id);
   assert.equal((await fp({ pooling: "gap", gemP: 4 })).id, (await fp({ pooling: "gap", gemP: 3 })).id, "p only matters for gem");

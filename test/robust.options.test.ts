@@ -40,23 +40,27 @@ const BAD_PIPELINE: [string, string][] = [
   ["--hist-weight", ""],
   ["--hist-weight", "1e999"],
   ["--hist-weight", "0x10"],
+  ["--whiten", "-1"],
+  ["--whiten", "2.5"],
+  ["--whiten", "1e9"],
+  ["--batch-size", "-1"],
+  ["--batch-size", "99999"],
+  ["--batch-size", "0x10"],
+  ["--pool", "avg"],
+  ["--runtime", "gpu"],
+];
+
+/** The ranking options (demo, eval, query; `cbir index` has none: it ranks nothing). */
+const BAD_RANKING: [string, string][] = [
   ["--k", "0"],
   ["--k", "1.5"],
   ["--k", "abc"],
   ["--k", "Infinity"],
   ["--k", "1e20"],
   ["--k", " "],
-  ["--whiten", "-1"],
-  ["--whiten", "2.5"],
-  ["--whiten", "1e9"],
   ["--qe", "-1"],
   ["--qe", "x"],
-  ["--batch-size", "-1"],
-  ["--batch-size", "99999"],
-  ["--batch-size", "0x10"],
-  ["--pool", "avg"],
   ["--metric", "manhattan"],
-  ["--runtime", "gpu"],
 ];
 
 /** The ranking encoding and its refine step (eval and demo; index and query have their own). */
@@ -72,10 +76,10 @@ const BAD_SEARCH_VECTORS: [string, string][] = [
 ];
 
 const COMMANDS: Record<string, { args: string[]; extra: [string, string][] }> = {
-  demo: { args: ["demo", SAMPLE_DIR], extra: BAD_SEARCH_VECTORS },
+  demo: { args: ["demo", SAMPLE_DIR], extra: [...BAD_RANKING, ...BAD_SEARCH_VECTORS] },
   index: { args: ["index", SAMPLE_DIR], extra: [["--commit-every", "0"], ["--commit-every", "x"], ["--commit-every", "-5"]] },
-  eval: { args: ["eval", SAMPLE_DIR], extra: [["--at", "0"], ["--at", "1,,2"], ["--at", "x"], ["--at", "1.5"], ...BAD_SEARCH_VECTORS] },
-  query: { args: ["query", SAMPLE_DIR, path.join(SAMPLE_DIR, "bird1.png")], extra: [["--layout", "mosaic"]] },
+  eval: { args: ["eval", SAMPLE_DIR], extra: [["--at", "0"], ["--at", "1,,2"], ["--at", "x"], ["--at", "1.5"], ...BAD_RANKING, ...BAD_SEARCH_VECTORS] },
+  query: { args: ["query", SAMPLE_DIR, path.join(SAMPLE_DIR, "bird1.png")], extra: [...BAD_RANKING, ["--layout", "mosaic"]] },
 };
 
 for (const [name, { args, extra }] of Object.entries(COMMANDS)) {
@@ -92,6 +96,15 @@ for (const [name, { args, extra }] of Object.entries(COMMANDS)) {
     }
   });
 }
+
+test("cbir index refuses the options of the commands that rank or draw, which it would ignore", async () => {
+  for (const flag of ["-k=5", "--k=5", "--metric=cosine", "--qe=3", "--out=/tmp/x"]) {
+    const r = await cli(["index", SAMPLE_DIR, "--model", NO_MODEL, flag]);
+    assert.equal(r.code, 2, `index ${flag}: ${r.err}`);
+    assert.match(r.err, /unknown option/, `index ${flag}`);
+    assert.equal(r.out, "", `index ${flag}: nothing ran`);
+  }
+});
 
 test("the library refuses the same values at its entry", async () => {
   for (const bad of [{ histogramWeight: Infinity }, { histogramWeight: NaN }, { k: 1e20 }, { whiten: 1e9 }, { batchSize: 1e6 }, { outDir: "" }, { center: "no" as never }, { vectors: "f8" as never }, { refine: 0 }, { refine: 2.5 }])

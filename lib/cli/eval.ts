@@ -1,7 +1,7 @@
 /** `cbir eval <folder>`: P@k, recall@k and mAP of one pipeline on a labelled folder (leave-one-out or external queries). */
 import * as path from "node:path";
 import type { Command } from "commander";
-import type { PipelineConfig } from "../config";
+import { DEFAULT_CONFIG } from "../config";
 import { invalidOption } from "../errors";
 import { evaluateFolder } from "../pipeline/evaluate-folder";
 import { evaluateStored } from "../pipeline/evaluate-stored";
@@ -33,10 +33,8 @@ export function register(program: Command): void {
     const config = configFromOptions(opts);
     if (typeof opts.json === "string") checkOutputFile(opts.json, "--json file");
     const res = await (typeof opts.index === "string" ? (f: string, c: typeof config, o: Parameters<typeof evaluateFolder>[2]) => evaluateStored(f, opts.index as string, c, o) : evaluateFolder)(folder, config, {
-      k: cutoffs(config.k, opts.at),
-      metric: opts.metric as PipelineConfig["metric"],
+      k: cutoffs(config.k ?? DEFAULT_CONFIG.k, opts.at),
       queries: typeof opts.queries === "string" ? opts.queries : undefined,
-      queryExpansion: config.queryExpansion,
       scan: { followLinks: Boolean(opts.followLinks) },
       reporter,
     });

@@ -5,13 +5,14 @@ import { expectOneOf, invalidOption } from "../errors";
 import { bytesPerVector, checkEncodingName, ENCODINGS } from "../rank/encoding";
 import { ANN_KINDS, hnswLabel } from "../store/search-files";
 import { readableName } from "../prepare/names";
-import { addPipelineOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP, numberArg } from "./options";
+import { addFeatureOptions, configFromOptions, FOLLOW_LINKS_FLAG, FOLLOW_LINKS_HELP, numberArg } from "./options";
 import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 import { isLanceUri } from "../store/store-uri";
 import { OPTIMIZE_FLAG, OPTIMIZE_HELP, runLanceIndex, SHARD_FLAG, SHARD_HELP } from "./lance-cmd";
 
 export function register(program: Command): void {
-  addPipelineOptions(
+  // no -k, --metric, --qe or --out: an index stores vectors; `cbir query` and `cbir eval` rank them
+  addFeatureOptions(
     program
       .command("index")
       .argument("<folder>", "database folder of images")

@@ -15,7 +15,7 @@ export const SHARD_HELP = "Lance tables only: index only the files whose path ha
 export const OPTIMIZE_FLAG = "--optimize";
 export const OPTIMIZE_HELP = "Lance tables only: refit the post-processing, rewrite the search column, compact and rebuild the vector index after the update";
 
-export async function runLanceIndex(folder: string, uri: string, config: PipelineConfig, opts: Record<string, unknown>, cmd: Command, batchSize: number, vectors?: Encoding): Promise<void> {
+export async function runLanceIndex(folder: string, uri: string, config: Partial<PipelineConfig>, opts: Record<string, unknown>, cmd: Command, batchSize: number, vectors?: Encoding): Promise<void> {
   const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const res = await indexFolderLance(folder, config, {

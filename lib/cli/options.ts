@@ -1,9 +1,11 @@
 /**
- * Options shared by every sub-command that extracts features, parsed into a PipelineConfig.
- * Values are validated by resolveConfig, so the CLI, notebooks and tests reject the same things.
+ * Options shared by the sub-commands, parsed into a partial PipelineConfig: the features options (every
+ * command that extracts), the search options (the commands that rank: demo, eval, query) and --out (the
+ * commands that draw). Values are validated by resolveConfig, once, at the command's lib entry, so the CLI,
+ * notebooks and tests reject the same things.
  */
 import { type Command, Option } from "commander";
-import { DEFAULT_CONFIG, resolveConfig, PIPELINE_METRICS, type PipelineConfig } from "../config";
+import { DEFAULT_CONFIG, PIPELINE_METRICS, type PipelineConfig } from "../config";
 import { POOLINGS } from "../reduce/pool";
 import { RUNTIMES } from "../backbone/types";
 import { invalidOption } from "../errors";
@@ -14,21 +16,35 @@ import { ENCODINGS, bytesPerVector } from "../rank/encoding";
 export const FOLLOW_LINKS_FLAG = "--follow-links";
 export const FOLLOW_LINKS_HELP = "also follow symbolic links that lead outside the folder (by default they are skipped with a warning)";
 
+/** Every option of a command that extracts, ranks and draws (demo, eval, query). */
 export function addPipelineOptions(cmd: Command): Command {
+  return addOutOption(addSearchOptions(addFeatureOptions(cmd)));
+}
+
+/** How neighbours are scored and how many are kept. */
+export function addSearchOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--metric <metric>", "similarity score").choices([...PIPELINE_METRICS]).default(DEFAULT_CONFIG.metric))
+    .option("-k, --k <n>", "neighbours per query", String(DEFAULT_CONFIG.k))
+    .option("--qe <n>", "query expansion: re-query with the top n hits weighted by similarity, database rows expanded the same way (0 = off)", String(DEFAULT_CONFIG.queryExpansion));
+}
+
+export function addOutOption(cmd: Command): Command {
+  return cmd.option("--out <dir>", "output folder for figures and reports", DEFAULT_CONFIG.outDir);
+}
+
+/** What makes the vectors (every command that extracts, `cbir index` included), the decode budgets, --strict and --quiet. */
+export function addFeatureOptions(cmd: Command): Command {
   return cmd
     .option("--model <name>", "backbone: bundled name (nsfwjs/inception_v3), zoo name (mobilenet_v1_0.75_224), or a model.json / .h5 path", DEFAULT_CONFIG.model)
     .option("--layer <name>", "cut layer (default: the backbone's documented default; see `cbir layers <model>`)")
     .addOption(new Option("--pool <pooling>", "how a layer's output becomes one vector").choices([...POOLINGS]).default(DEFAULT_CONFIG.pooling))
     .option("--gem-p <p>", "GeM exponent with --pool gem (1 = average pooling; larger leans towards the maximum)", String(DEFAULT_CONFIG.gemP))
-    .addOption(new Option("--metric <metric>", "similarity score").choices([...PIPELINE_METRICS]).default(DEFAULT_CONFIG.metric))
-    .option("-k, --k <n>", "neighbours per query", String(DEFAULT_CONFIG.k))
     .option("--hist-weight <w>", "weight of the colour histogram fused with the CNN vector (0 = off)", String(DEFAULT_CONFIG.histogramWeight))
     .option("--whiten <dims>", "PCA-whitening of the CNN vectors to this many dimensions, learned on the database (0 = off; default: 32 for the default model, else 0)")
-    .option("--qe <n>", "query expansion: re-query with the top n hits weighted by similarity, database rows expanded the same way (0 = off)", String(DEFAULT_CONFIG.queryExpansion))
     .option("--no-center", "do not centre vectors on the database mean")
     .addOption(new Option("--runtime <name>", "inference runtime").choices([...RUNTIMES]).default(DEFAULT_CONFIG.runtime))
     .option("--batch-size <n>", "images per inference batch (0 = automatic)", "0")
-    .option("--out <dir>", "output folder for figures and reports", DEFAULT_CONFIG.outDir)
     .option("--offline", "never download: zoo models and Keras weights must already be cached (same as CBIR_OFFLINE=1)")
     .option("--max-pixels <n>", "decode budget: refuse images with more pixels than this", String(DEFAULT_DECODE_LIMITS.maxPixels))
     .option("--max-decode-mb <n>", "decode budget: refuse images whose decoding would need more memory (MB)", String(DEFAULT_DECODE_LIMITS.maxMemoryBytes / MB))
@@ -81,25 +97,27 @@ export function decodeLimitsFromOptions(o: Record<string, unknown>): DecodeLimit
   }, DEFAULT_DECODE_LIMITS);
 }
 
-export function configFromOptions(o: Record<string, unknown>): PipelineConfig {
+/** The command's options as a partial config (the options a command does not have stay undefined: defaults). */
+export function configFromOptions(o: Record<string, unknown>): Partial<PipelineConfig> {
   const model = String(o.model);
+  const given = (v: unknown) => v !== undefined;
   // the decode budgets hold for the whole command (every decode in this process reads them)
   setDecodeLimits(decodeLimitsFromOptions(o));
-  return resolveConfig({
+  return {
     model,
     layer: typeof o.layer === "string" ? o.layer : model === DEFAULT_CONFIG.model ? DEFAULT_CONFIG.layer : "",
     pooling: o.pool as PipelineConfig["pooling"],
     gemP: Number(o.gemP),
-    metric: o.metric as PipelineConfig["metric"],
-    k: int("k", String(o.k)),
+    metric: o.metric as PipelineConfig["metric"] | undefined,
+    k: given(o.k) ? int("k", String(o.k)) : undefined,
     histogramWeight: numberArg("hist-weight", o.histWeight),
     whiten: o.whiten === undefined ? undefined : int("whiten", String(o.whiten)),
-    queryExpansion: int("qe", String(o.qe)),
+    queryExpansion: given(o.qe) ? int("qe", String(o.qe)) : undefined,
     vectors: o.vectors === undefined ? undefined : (String(o.vectors) as PipelineConfig["vectors"]),
     refine: o.refine === undefined ? undefined : int("refine", String(o.refine)),
     center: o.center !== false,
     runtime: o.runtime as PipelineConfig["runtime"],
     batchSize: int("batch-size", String(o.batchSize)),
-    outDir: String(o.out),
-  });
+    outDir: given(o.out) ? String(o.out) : undefined,
+  };
 }

@@ -4,7 +4,7 @@
  * labels, and write output_new/rec/<name>_rec.png, output_new/tsne.png and output_new/report.json.
  */
 import * as path from "node:path";
-import { resolveConfig, type PipelineConfig } from "../config";
+import { resolveConfig, type ConfigInput, type PipelineConfig } from "../config";
 import type { Evaluation } from "../evaluate/index";
 import { rankAndEvaluate } from "../evaluate/ranked";
 import { checkOutputDir, writeFileAtomic } from "../fsutil";
@@ -15,6 +15,7 @@ import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { computeFeatures } from "./features";
+import { searchOptions } from "./pipeline";
 
 export interface DemoReport {
   database: string;
@@ -42,11 +43,12 @@ export interface DemoResult {
   tsneCoords: Float32Array | null;
 }
 
-export async function runDemo(folder = "data/sample", config: Partial<PipelineConfig> = {}, reporter?: Reporter, scanOptions: ScanOptions = {}): Promise<DemoResult> {
+export async function runDemo(folder = "data/sample", config: ConfigInput = {}, reporter?: Reporter, scanOptions: ScanOptions = {}): Promise<DemoResult> {
   const c = resolveConfig(config);
+  const { post, search, output } = c;
   const rep = reporterOf(reporter);
   const t0 = performance.now();
-  checkOutputDir(c.outDir); // before the long extraction: a file, `/` or a read-only folder fails at once
+  checkOutputDir(output.outDir); // before the long extraction: a file, `/` or a read-only folder fails at once
   rep.log(`Reading images from '${folder}' directory...`);
   const scan = scanFolder(folder, scanOptions);
   for (const s of scan.skipped) rep.warn(`skipped ${s.reason}`, s.path);
@@ -56,10 +58,10 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   const [h, w] = pf.backbone.inputSize;
   rep.log(`imgs.shape = (${n}, ${h}, ${w}, 3)`);
   rep.log(`X_features.shape = (${n}, ${pf.cnn.dim})`);
-  if (c.whiten > 0) rep.log(`CNN vectors PCA-whitened to at most ${c.whiten} dimensions, learned on these images`);
-  if (c.histogramWeight > 0) rep.log(`fused with a colour histogram (weight ${c.histogramWeight}): (${n}, ${pf.features.dim})`);
-  if (c.queryExpansion > 0) rep.log(`query expansion over the top ${c.queryExpansion} hits, weighted by similarity, database rows expanded the same way`);
-  if (c.vectors !== "f32") rep.log(`ranked on ${c.vectors} codes${c.refine > 1 ? `, the best ${c.refine} x k re-scored with float32 vectors` : ""}`);
+  if (post.whiten > 0) rep.log(`CNN vectors PCA-whitened to at most ${post.whiten} dimensions, learned on these images`);
+  if (post.histogramWeight > 0) rep.log(`fused with a colour histogram (weight ${post.histogramWeight}): (${n}, ${pf.features.dim})`);
+  if (search.queryExpansion > 0) rep.log(`query expansion over the top ${search.queryExpansion} hits, weighted by similarity, database rows expanded the same way`);
+  if (search.vectors !== "f32") rep.log(`ranked on ${search.vectors} codes${search.refine > 1 ? `, the best ${search.refine} x k re-scored with float32 vectors` : ""}`);
   const skipped = [...scan.skipped, ...pf.skipped];
 
   const byName = new Map(pf.items.map((it) => [it.name, it]));
@@ -67,10 +69,10 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   const labelled = labels.size === n && new Set(labels.values()).size > 1;
   const tRank = performance.now();
   // top k per image, and AP over each full ranking as the score blocks stream by: memory O(n k), not n x n
-  const { rankings, evaluation } = await rankAndEvaluate(pf.features, { metric: c.metric, k: [c.k], labels, queryExpansion: c.queryExpansion, vectors: c.vectors, refine: c.refine, evaluate: labelled, reporter });
+  const { rankings, evaluation } = await rankAndEvaluate(pf.features, { ...searchOptions(search), k: [search.k], labels, evaluate: labelled, reporter });
   const rankSeconds = (performance.now() - tRank) / 1000;
 
-  const outDir = path.resolve(c.outDir);
+  const outDir = path.resolve(output.outDir);
   // every image is decoded once for the figures; each later figure that shows it reads the cached thumbnail
   const thumbs = new ThumbnailCache(path.join(outDir, "thumbs"));
   const recFiles: string[] = [];
@@ -81,7 +83,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
     const png = await renderRecommendation(
       { item: byName.get(r.query)! },
       r.hits.map((hit, j) => ({ item: byName.get(hit.id)!, score: hit.score, rank: j + 1 })),
-      { layout: "grid", metric: c.metric, loadThumb: thumbs.load },
+      { layout: "grid", metric: search.metric, loadThumb: thumbs.load },
     );
     const file = path.join(outDir, "rec", `${stems[i]}_rec.png`);
     await writePng(png, file);
@@ -93,10 +95,10 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   let tsneFile: string | null = null;
   let coords: Float32Array | null = null;
   const tTsne = performance.now();
-  if (c.tsne && n >= 4) {
+  if (output.tsne && n >= 4) {
     tsneFile = path.join(outDir, "tsne.png");
     rep.log(`Plotting tSNE to ${path.relative(process.cwd(), tsneFile) || tsneFile}...`);
-    const t = await tsneAsync(pf.features.data, n, pf.features.dim, { seed: c.seed, reporter });
+    const t = await tsneAsync(pf.features.data, n, pf.features.dim, { seed: output.seed, reporter });
     coords = t.coords;
     await writePng(await renderTsneThumbnails(pf.items, coords, { loadThumb: thumbs.load, maxThumbnails: TSNE_MAX_THUMBNAILS }), tsneFile);
     if (labelled) await writePng(await renderTsneScatter(coords, pf.items.map((it) => it.label as string)), path.join(outDir, "tsne_classes.png"));
@@ -108,7 +110,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
     database: folder,
     images: n,
     settings: {
-      ...c,
+      ...c.settings,
       backbone: pf.backbone.id,
       layer: pf.backbone.layer,
       inputSize: pf.backbone.inputSize,
@@ -118,9 +120,9 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
     fingerprint: pf.features.fingerprint,
     skipped,
     labelled,
-    precisionAtK: evaluation ? evaluation.precisionAtK[c.k] : null,
+    precisionAtK: evaluation ? evaluation.precisionAtK[search.k] : null,
     mAP: evaluation ? evaluation.mAP : null,
-    perClass: evaluation ? Object.fromEntries(Object.entries(evaluation.perClass).map(([k, v]) => [k, v.precisionAtK[c.k]])) : null,
+    perClass: evaluation ? Object.fromEntries(Object.entries(evaluation.perClass).map(([k, v]) => [k, v.precisionAtK[search.k]])) : null,
     timings: {
       load_s: round(pf.seconds.load),
       extract_s: round(pf.seconds.total),
@@ -135,7 +137,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
     outputs: { recommendations: recFiles.map((f) => path.relative(process.cwd(), f)), tsne: tsneFile && path.relative(process.cwd(), tsneFile), report: path.relative(process.cwd(), reportFile) },
   };
   await writeFileAtomic(reportFile, JSON.stringify(report, null, 2) + "\n");
-  if (evaluation) rep.log(`P@${c.k} = ${evaluation.precisionAtK[c.k].toFixed(3)}, mAP = ${evaluation.mAP.toFixed(3)} (${n} queries, leave-one-out)`);
+  if (evaluation) rep.log(`P@${search.k} = ${evaluation.precisionAtK[search.k].toFixed(3)}, mAP = ${evaluation.mAP.toFixed(3)} (${n} queries, leave-one-out)`);
   rep.log(`Wrote ${recFiles.length} recommendation figures, ${tsneFile ? "tsne.png and " : ""}report.json to ${path.relative(process.cwd(), outDir) || outDir}/`);
   return { report, items: pf.items, rankings, evaluation, tsneCoords: coords };
 }

@@ -3,26 +3,20 @@
  * (each image queries all the others), or external queries from another folder whose labels are known,
  * ranked against the database with the database's fitted post-processing.
  */
-import { resolveConfig, type PipelineConfig } from "../config";
+import { resolveConfig, type ConfigInput } from "../config";
 import { CbirError } from "../errors";
-import { scanFolder, type ScanOptions } from "../prepare/scan";
-import { applyPostprocess, postprocess, postStepLabel } from "../reduce/postprocess";
-import type { Metric } from "../rank/metrics";
-import { reporterOf, type Reporter } from "../report";
-import { openPipeline } from "./pipeline";
-import type { Ranking, SkippedFile } from "../types";
 import type { Evaluation } from "../evaluate/evaluate";
 import { rankAndEvaluate, type RankedEvaluation } from "../evaluate/ranked";
+import { scanFolder, type ScanOptions } from "../prepare/scan";
+import { reporterOf, type Reporter } from "../report";
+import type { Ranking, SkippedFile } from "../types";
+import { Pipeline, searchOptions } from "./pipeline";
 
 export interface EvaluateFolderOptions {
   /** P@k cut-offs (default [1, 5, 10]). */
   k?: number[];
-  /** Score used for ranking (default: the config's metric). */
-  metric?: Metric;
   /** A folder of external queries with known labels (default: leave-one-out on the database). */
   queries?: string;
-  /** Default: the config's. */
-  queryExpansion?: number;
   scan?: ScanOptions;
   reporter?: Reporter;
 }
@@ -36,52 +30,58 @@ export interface FolderEvaluation {
   settings: Record<string, string | number | boolean>;
 }
 
-export async function evaluateFolder(folder: string, config: Partial<PipelineConfig> = {}, opts: EvaluateFolderOptions = {}): Promise<FolderEvaluation> {
-  const c = resolveConfig(config);
-  const scan = scanFolder(folder, opts.scan);
-  const dbLabels = new Map<string, string>();
-  for (const it of scan.items) if (it.label !== undefined) dbLabels.set(it.name, it.label);
-  if (dbLabels.size === 0)
-    throw new CbirError("E_BAD_OPTION", `no image of '${folder}' has a label, so nothing can be scored.`, {
-      file: folder,
+/** Labels of the items that have one, by name; refuses a folder where none has a label. */
+export function labelsOf(items: { name: string; label?: string }[], where: string): Map<string, string> {
+  const labels = new Map<string, string>();
+  for (const it of items) if (it.label !== undefined) labels.set(it.name, it.label);
+  if (labels.size === 0)
+    throw new CbirError("E_BAD_OPTION", `no image of '${where}' has a label, so nothing can be scored.`, {
+      file: where,
       fix: "name files <label><n>.jpg, put them in one sub-folder per label, or add a labels.csv (path,label).",
     });
+  return labels;
+}
+
+export async function evaluateFolder(folder: string, config: ConfigInput = {}, opts: EvaluateFolderOptions = {}): Promise<FolderEvaluation> {
+  const c = resolveConfig(config);
+  const { search } = c;
+  const scan = scanFolder(folder, opts.scan);
+  const dbLabels = labelsOf(scan.items, folder);
   const querySet = opts.queries ? scanFolder(opts.queries, opts.scan) : undefined;
   for (const s of [...scan.skipped, ...(querySet?.skipped ?? [])]) reporterOf(opts.reporter).warn(`skipped ${s.reason}`, s.path);
-  const metric = opts.metric ?? c.metric;
-  const qe = opts.queryExpansion ?? c.queryExpansion;
-  const pipeline = await openPipeline(c, { reporter: opts.reporter, progress: true });
+  const pipeline = await Pipeline.open(c, { reporter: opts.reporter, progress: true });
   try {
-    const db = await pipeline.extract(scan.items);
+    const db = await pipeline.fit(scan.items);
     const skipped = [...scan.skipped, ...db.skipped];
-    const { features, state } = postprocess(db.features, pipeline.post, opts.reporter);
+    const { features } = db;
     const kept = new Set(features.ids);
     const labels = new Map([...dbLabels].filter(([id]) => kept.has(id)));
     const k = opts.k ?? [1, 5, 10];
     let ranked: RankedEvaluation;
     if (querySet) {
-      const q = await pipeline.extract(querySet.items);
+      const q = await pipeline.transform(querySet.items, db.fitted);
       skipped.push(...querySet.skipped, ...q.skipped);
       const queryLabels = new Map(querySet.items.filter((i) => i.label !== undefined).map((i) => [i.name, i.label!] as [string, string]));
-      ranked = await rankAndEvaluate(features, { metric, k, labels, queries: applyPostprocess(q.features, state), queryLabels, queryExpansion: qe, vectors: c.vectors, refine: c.refine, reporter: opts.reporter });
+      ranked = await rankAndEvaluate(features, { ...searchOptions(search), k, labels, queries: q.features, queryLabels, reporter: opts.reporter });
     } else {
-      ranked = await rankAndEvaluate(features, { metric, k, labels, queryExpansion: qe, vectors: c.vectors, refine: c.refine, reporter: opts.reporter });
+      ranked = await rankAndEvaluate(features, { ...searchOptions(search), k, labels, reporter: opts.reporter });
     }
     const { rankings } = ranked;
     const evaluation = ranked.evaluation!;
+    const f = pipeline.config.features;
     const settings = {
       folder: scan.root,
       images: features.ids.length,
-      model: c.model,
+      model: f.model,
       backbone: pipeline.backbone.id,
       layer: pipeline.backbone.layer,
-      pooling: c.pooling,
-      dim: db.features.dim,
-      post: pipeline.post.map(postStepLabel).join(",") || "none",
-      metric,
-      queryExpansion: qe,
-      vectors: c.vectors,
-      refine: c.refine,
+      pooling: f.pooling,
+      dim: db.raw.dim,
+      post: db.fitted.steps.join(",") || "none",
+      metric: search.metric,
+      queryExpansion: search.queryExpansion,
+      vectors: search.vectors,
+      refine: search.refine,
       mode: evaluation.mode,
       fingerprint: features.fingerprint.id,
     };

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { resolveConfig, type PipelineConfig } from "../config";
+import { resolveConfig, type ConfigInput, type PipelineConfig } from "../config";
 import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
@@ -18,11 +18,11 @@ import type { Metric } from "../rank/metrics";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { buildOrUpdateIndex, type BuildResult } from "../store/index-store";
-import { defaultIndexDir, manifestPath } from "../store/manifest";
+import { defaultIndexDir, manifestPath, readManifest } from "../store/manifest";
 import { ANN_KINDS, hnswLabel, I8_GRAPH_RESCORE, type AnnKind } from "../store/search-files";
 import { openSearchIndex, searchGraph, type SearchIndex } from "../store/search-open";
 import { checkIndexDir } from "../store/marker";
-import { openPipeline } from "./pipeline";
+import { Pipeline } from "./pipeline";
 
 export { defaultIndexDir };
 
@@ -40,15 +40,15 @@ export interface IndexFolderOptions {
   reporter?: Reporter;
 }
 
-export async function indexFolder(folder: string, config: Partial<PipelineConfig>, opts: IndexFolderOptions = {}): Promise<BuildResult & { dir: string; scanSkipped: SkippedFile[] }> {
-  resolveConfig(config); // every option is checked before the folder is walked or a model loaded
+export async function indexFolder(folder: string, config: ConfigInput, opts: IndexFolderOptions = {}): Promise<BuildResult & { dir: string; scanSkipped: SkippedFile[] }> {
+  const c = resolveConfig(config); // every option is checked before the folder is walked or a model loaded
   if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
   if (opts.ann !== undefined) expectOneOf("ann", opts.ann, ANN_KINDS);
   const scan = scanFolder(folder, opts.scan);
   for (const s of scan.skipped) reporterOf(opts.reporter).warn(`skipped ${s.reason}`, s.path);
   const dir = path.resolve(opts.indexDir ?? defaultIndexDir(folder));
   checkIndexDir(dir); // before the model loads: a folder of other files, or one that cannot be written, fails at once
-  const pipeline = await openPipeline(config, { reporter: opts.reporter });
+  const pipeline = await Pipeline.open(c, { reporter: opts.reporter });
   try {
     const res = await buildOrUpdateIndex(scan.items, (items) => pipeline.extract(items), {
       dir,
@@ -181,6 +181,11 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
   const refine = opts.refine ?? 1;
   if (!Number.isInteger(refine) || refine < 1) throw invalidOption("refine", "integer >= 1 (1 = off)", opts.refine);
+  // the index's recorded settings, then the ones the command gave: resolved once, before the index is
+  // opened or any image read, so a bad value is the one error
+  const recorded = (readManifest(indexDir)?.config ?? {}) as Partial<PipelineConfig>;
+  const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
+  const c = resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
   const index = openSearchIndex(indexDir, { ann: !opts.exact, reporter: opts.reporter });
   if (opts.vectors !== undefined) checkEncoding(opts.vectors, index, manifestPath(index.dir));
   const metric = opts.metric ?? "cosine";
@@ -197,15 +202,11 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
       ? `exact ${metric} over float32 vectors`
       : `exact cosine over ${index.encoding} codes${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""}`;
   if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
-  const recorded = (index.manifest.config ?? {}) as Partial<PipelineConfig>;
-  const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
-  // options checked before any image is read or the model loaded
-  resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
   if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
   const labels = new Map<string, string>();
   for (const i of index.manifest.items) if (i.label !== undefined) labels.set(i.name, i.label);
   const queries = queryItems(images, new Set(labels.values()));
-  const pipeline = await openPipeline(config, { reporter: opts.reporter });
+  const pipeline = await Pipeline.open(c, { reporter: opts.reporter });
   let rankings: Ranking[];
   let skipped: SkippedFile[];
   try {
@@ -216,7 +217,7 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
     const q = index.prepareQueries(ex.features);
     const k = opts.k ?? 5;
     const queryLabels = new Map(queries.filter((x) => x.label !== undefined).map((x) => [x.name, x.label!] as [string, string]));
-    const queryExpansion = opts.queryExpansion ?? resolveConfig(config).queryExpansion;
+    const queryExpansion = c.search.queryExpansion;
     rep.info(`search: ${search}`);
     if (graph) rankings = await searchGraph(index, q, { k, queryExpansion, refine, labels, queryLabels });
     else if (index.features) rankings = await rankQueriesFast(index.features, q, { metric, k, labels, queryLabels, queryExpansion, reporter: opts.reporter });

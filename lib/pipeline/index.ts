@@ -1,5 +1,5 @@
 /** Stage "pipeline": the one pipeline object and the commands built on it (demo, eval, index, query). */
-export { openPipeline, HISTOGRAM_BINS, type RawPipeline } from "./pipeline";
+export { Pipeline, HISTOGRAM_BINS, postSteps, searchOptions, type FittedDatabase, type RawVectors } from "./pipeline";
 export { computeFeatures, type PipelineFeatures } from "./features";
 export { evaluateFolder, type EvaluateFolderOptions, type FolderEvaluation } from "./evaluate-folder";
 export { evaluateStored } from "./evaluate-stored";

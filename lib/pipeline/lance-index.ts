@@ -3,7 +3,7 @@
  * store chosen by URI (lib/store/open-store.ts). Scanning, the pipeline and the checks before any work
  * are the folder index's; only where the vectors go differs.
  */
-import { resolveConfig, type PipelineConfig } from "../config";
+import { resolveConfig, type ConfigInput, type PipelineConfig } from "../config";
 import { CbirError, expectOneOf } from "../errors";
 import { checkEncodingName } from "../rank/encoding";
 import { AUGMENT_MAX_ROWS, checkRefine } from "../rank/search";
@@ -15,7 +15,7 @@ import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { queryItems, writeQueryFigures, type IndexFolderOptions, type QueryOptions } from "./folder-index";
 import { LanceStore, refuseForeignFolder } from "../store/lance-store";
 import { checkTableEncoding, updateLanceIndex, type LanceBuildResult } from "../store/lance-update";
-import { HISTOGRAM_BINS, openPipeline } from "./pipeline";
+import { HISTOGRAM_BINS, Pipeline } from "./pipeline";
 import type { Shard } from "../store/shard";
 import { parseStoreUri } from "../store/store-uri";
 
@@ -26,7 +26,7 @@ export interface LanceIndexOptions extends Omit<IndexFolderOptions, "indexDir" |
   optimize?: boolean | "auto";
 }
 
-export async function indexFolderLance(folder: string, config: Partial<PipelineConfig>, opts: LanceIndexOptions): Promise<LanceBuildResult & { uri: string; scanSkipped: SkippedFile[] }> {
+export async function indexFolderLance(folder: string, config: ConfigInput, opts: LanceIndexOptions): Promise<LanceBuildResult & { uri: string; scanSkipped: SkippedFile[] }> {
   const c = resolveConfig(config);
   if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
   const store = parseStoreUri(opts.uri); // a malformed URI or missing credentials fail before the folder is walked
@@ -42,12 +42,12 @@ export async function indexFolderLance(folder: string, config: Partial<PipelineC
     checkOutputDir(store.uri, `Lance database folder (${store.text})`);
     refuseForeignFolder(store);
   }
-  const pipeline = await openPipeline(c, { reporter: opts.reporter });
+  const pipeline = await Pipeline.open(c, { reporter: opts.reporter });
   try {
     const res = await updateLanceIndex(scan.items, (items) => pipeline.extract(items), {
       uri: store,
       fingerprint: pipeline.fingerprint,
-      histogramDim: c.histogramWeight > 0 ? HISTOGRAM_BINS ** 3 : 0,
+      histogramDim: c.features.histogram ? HISTOGRAM_BINS ** 3 : 0,
       root: scan.root,
       batchSize: opts.batchSize ?? 64,
       config: pipeline.record,
@@ -80,11 +80,11 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
   if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
   const recorded = (store.meta.config ?? {}) as Partial<PipelineConfig>;
   const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
-  resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
+  const c = resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
   if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
   const metric = expectOneOf("metric", opts.metric ?? "cosine", ["cosine", "euclidean", "sqeuclidean"] as const);
   const queries = queryItems(images, new Set((await store.entries()).map((e) => e.label).filter((l): l is string => l !== undefined)));
-  const pipeline = await openPipeline(config, { reporter: opts.reporter });
+  const pipeline = await Pipeline.open(c, { reporter: opts.reporter });
   let rankings: Ranking[];
   let skipped: SkippedFile[];
   try {
@@ -98,7 +98,7 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
       refine,
       k: opts.k ?? 5,
       queryLabels: new Map(queries.filter((x) => x.label !== undefined).map((x) => [x.name, x.label!] as [string, string])),
-      queryExpansion: opts.queryExpansion ?? resolveConfig(config).queryExpansion,
+      queryExpansion: c.search.queryExpansion,
       reporter: opts.reporter,
     });
   } finally {

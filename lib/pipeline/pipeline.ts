@@ -1,44 +1,43 @@
 /**
- * The raw vectors an index stores, and the post-processing that turns them into the vectors that are
- * ranked, for a PipelineConfig: pooled CNN vectors, with the square-rooted colour histogram appended when
- * histogram fusion is on. Centring and fusion are fitted on the whole database (a `fuse` or `center` step),
- * so an updated index refits them and queries reuse the database's state: the same vectors as
- * lib/pipeline/features.ts computeFeatures, in a form that can be stored and extended.
+ * The one pipeline every command runs: `Pipeline.open(config)` loads the backbone named by the config;
+ * `extract(items)` gives the raw vectors an index stores (pooled CNN vectors, with the square-rooted colour
+ * histogram appended when histogram fusion is on); `fit(items)` extracts a database and fits the
+ * post-processing on it (centre, L2, PCA-whitening, histogram fusion); the FittedPipeline it returns
+ * transforms queries the same way, ranks, and serialises with toJSON(), which is what lib/store/ keeps.
+ * The config is resolved once, by the command's entry point, and passed down resolved.
  */
 import type { Backbone } from "../backbone/types";
 // static imports: tslab (the notebooks' kernel) cannot require() a TypeScript file at run time
 import { loadBackbone } from "../backbone/load";
 import { backboneFingerprint, extractFeatures, type ExtractResult } from "../extract/features";
-import { resolveConfig, type PipelineConfig } from "../config";
-import { isCbirError } from "../errors";
+import { resolveConfig, withLayer, type ConfigInput, type PostSettings, type ResolvedConfig, type SearchSettings } from "../config";
+import { CbirError, isCbirError } from "../errors";
 import { colorHistogram } from "../extract/histogram";
 import { extendFingerprint, type Fingerprint } from "../fingerprint";
-import { FUSE_WHITEN_SHRINKAGE, type PostStep } from "../reduce/postprocess";
+import { FUSE_WHITEN_SHRINKAGE, applyPostprocess, postprocess, postStepLabel, postToJSON, type FittedPost, type PostStep } from "../reduce/postprocess";
 import { pooledDim } from "../reduce/pool";
 import type { Reporter } from "../report";
-import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
+import type { FeatureMatrix, FittedPipeline, FittedPipelineJSON, ImageItem, SkippedFile } from "../types";
 
 export const HISTOGRAM_BINS = 8;
 
-export interface RawPipeline {
-  config: PipelineConfig;
-  backbone: Backbone;
-  /** Fingerprint of the raw vectors. */
-  fingerprint: Fingerprint;
-  /** Post-processing to fit on the database. */
-  post: PostStep[];
-  /** Raw vectors of the images that decode, in item order; `seconds` splits the time spent. */
-  extract(items: ImageItem[]): Promise<{ features: FeatureMatrix; skipped: SkippedFile[]; seconds: ExtractResult["seconds"] }>;
-  /** The settings as recorded in an index manifest. */
-  record: Record<string, string | number | boolean>;
-  dispose(): void;
+/** Raw vectors of the images that decode, in item order; `seconds` splits the time spent. */
+export interface RawVectors {
+  features: FeatureMatrix;
+  skipped: SkippedFile[];
+  seconds: ExtractResult["seconds"];
 }
 
 /** The post-processing a config asks for (see lib/reduce/postprocess.ts for each step). */
-export function postSteps(c: PipelineConfig, cnnDim: number): PostStep[] {
-  if (c.histogramWeight > 0) return [{ fuse: c.whiten > 0 ? { split: cnnDim, weight: c.histogramWeight, center: c.center, whiten: c.whiten } : { split: cnnDim, weight: c.histogramWeight, center: c.center } }];
-  if (c.whiten > 0) return ["l2", { pca: c.whiten, whiten: true, shrinkage: FUSE_WHITEN_SHRINKAGE }, "l2"];
-  return c.center ? ["center", "l2"] : ["l2"];
+export function postSteps(post: PostSettings, cnnDim: number): PostStep[] {
+  if (post.histogramWeight > 0) return [{ fuse: post.whiten > 0 ? { split: cnnDim, weight: post.histogramWeight, center: post.center, whiten: post.whiten } : { split: cnnDim, weight: post.histogramWeight, center: post.center } }];
+  if (post.whiten > 0) return ["l2", { pca: post.whiten, whiten: true, shrinkage: FUSE_WHITEN_SHRINKAGE }, "l2"];
+  return post.center ? ["center", "l2"] : ["l2"];
+}
+
+/** The ranking options a config's search settings give (lib/evaluate/ranked.ts rankAndEvaluate, the rank engine). */
+export function searchOptions(search: SearchSettings): { metric: SearchSettings["metric"]; queryExpansion: number; vectors: SearchSettings["vectors"]; refine: number } {
+  return { metric: search.metric, queryExpansion: search.queryExpansion, vectors: search.vectors, refine: search.refine };
 }
 
 /** Reporter without progress: the caller draws one bar over all batches. */
@@ -46,57 +45,138 @@ function quiet(reporter?: Reporter): Reporter | undefined {
   return reporter ? { log: reporter.log?.bind(reporter), notice: reporter.notice?.bind(reporter) } : undefined;
 }
 
-/**
- * Loads the backbone named by the config (or borrows `opts.backbone`, which `dispose` then leaves alone)
- * and returns the raw-vector extractor plus the post-processing to fit.
- */
-export async function openPipeline(
-  config: Partial<PipelineConfig>,
-  opts: { reporter?: Reporter; progress?: boolean; backbone?: Backbone } = {},
-): Promise<RawPipeline> {
-  const c = resolveConfig(config);
-  const backbone = opts.backbone ?? (await loadBackbone(c.model, { layer: c.layer || undefined, runtime: c.runtime, reporter: opts.reporter }));
-  const fuse = c.histogramWeight > 0;
-  const cnnFp = backboneFingerprint(backbone, c.pooling, c.gemP);
-  const fingerprint = fuse ? extendFingerprint(cnnFp, { extra: { histogram: `rgb${HISTOGRAM_BINS}-sqrt` } }) : cnnFp;
-  const record = { model: c.model, layer: backbone.layer, pooling: c.pooling, gemP: c.gemP, runtime: c.runtime, histogramWeight: c.histogramWeight, whiten: c.whiten, center: c.center };
-  const extractReporter = opts.progress ? opts.reporter : quiet(opts.reporter);
-  const cnnDim = pooledDim(backbone.outputShape, c.pooling);
-  return {
-    config: { ...c, layer: backbone.layer },
-    backbone,
-    fingerprint,
-    post: postSteps(c, cnnDim),
-    record,
-    async extract(items) {
-      let ex;
-      try {
-        ex = await extractFeatures(backbone, items, {
-          pooling: c.pooling,
-          gemP: c.gemP,
-          batchSize: c.batchSize || undefined,
-          histogram: fuse ? (rgb) => colorHistogram(rgb, HISTOGRAM_BINS) : undefined,
-          reporter: extractReporter,
-        });
-      } catch (e) {
-        // a batch in which no image decodes: every one of them is skipped, the run goes on
-        if (!isCbirError(e) || e.code !== "E_NO_IMAGES") throw e;
-        const reason = e.message;
-        const seconds = { total: 0, decode: 0, infer: 0 };
-        return { features: { ids: [], dim: Math.max(cnnDim, 1), data: new Float32Array(0), fingerprint }, skipped: items.map((i) => ({ path: i.path, reason })), seconds };
-      }
-      if (!fuse || !ex.histograms) return { features: ex.features, skipped: ex.skipped, seconds: ex.seconds };
-      const hd = HISTOGRAM_BINS ** 3;
-      const dim = cnnDim + hd;
-      const data = new Float32Array(ex.features.ids.length * dim);
-      for (let i = 0; i < ex.features.ids.length; i++) {
-        data.set(ex.features.data.subarray(i * cnnDim, (i + 1) * cnnDim), i * dim);
-        data.set(ex.histograms[i], i * dim + cnnDim);
-      }
-      return { features: { ids: ex.features.ids, dim, data, fingerprint }, skipped: ex.skipped, seconds: ex.seconds };
-    },
-    dispose: () => {
-      if (!opts.backbone) backbone.dispose();
-    },
-  };
+/** A post-processing fitted on a database: what a stored index keeps, and applies to its queries. */
+class FittedPostProcessing implements FittedPipeline {
+  readonly steps: string[];
+  constructor(
+    readonly settings: Record<string, string | number | boolean>,
+    private readonly post: FittedPost,
+    stepList: readonly PostStep[],
+    readonly fingerprint: Fingerprint,
+  ) {
+    this.steps = stepList.map(postStepLabel);
+  }
+  transformVectors(raw: FeatureMatrix): FeatureMatrix {
+    return applyPostprocess(raw, this.post);
+  }
+  toJSON(): FittedPipelineJSON {
+    return { settings: { ...this.settings }, steps: [...this.steps], state: postToJSON(this.post), fingerprint: this.fingerprint };
+  }
+}
+
+/** The database a pipeline was fitted on: its final vectors, ready to rank. */
+export interface FittedDatabase {
+  fitted: FittedPipeline;
+  /** Final vectors, one row per usable image. */
+  features: FeatureMatrix;
+  /** Raw vectors (pooled CNN, with the histogram block when fusion is on). */
+  raw: FeatureMatrix;
+  /** Items in row order (skipped images removed). */
+  items: ImageItem[];
+  skipped: SkippedFile[];
+  seconds: ExtractResult["seconds"] & { post: number };
+}
+
+export class Pipeline {
+  /** The command's config, with the layer the backbone resolved "" to. */
+  readonly config: ResolvedConfig;
+  /** Fingerprint of the raw vectors. */
+  readonly fingerprint: Fingerprint;
+  /** Length of the pooled CNN block of a raw vector. */
+  readonly cnnDim: number;
+  /** Post-processing to fit on the database. */
+  readonly post: PostStep[];
+
+  private constructor(
+    config: ResolvedConfig,
+    readonly backbone: Backbone,
+    private readonly ownsBackbone: boolean,
+    private readonly reporter: Reporter | undefined,
+    private readonly progress: boolean,
+  ) {
+    const f = config.features;
+    this.config = withLayer(config, backbone.layer);
+    const cnnFp = backboneFingerprint(backbone, f.pooling, f.gemP);
+    this.fingerprint = f.histogram ? extendFingerprint(cnnFp, { extra: { histogram: `rgb${HISTOGRAM_BINS}-sqrt` } }) : cnnFp;
+    this.cnnDim = pooledDim(backbone.outputShape, f.pooling);
+    this.post = postSteps(config.post, this.cnnDim);
+  }
+
+  /**
+   * Loads the backbone named by the config (or borrows `opts.backbone`, which `dispose` then leaves alone).
+   * `progress`: draw the extraction's progress bar (default false: the caller draws one over all batches).
+   */
+  static async open(config: ConfigInput, opts: { reporter?: Reporter; progress?: boolean; backbone?: Backbone } = {}): Promise<Pipeline> {
+    const c = resolveConfig(config);
+    const f = c.features;
+    const backbone = opts.backbone ?? (await loadBackbone(f.model, { layer: f.layer || undefined, runtime: f.runtime, reporter: opts.reporter }));
+    return new Pipeline(c, backbone, !opts.backbone, opts.reporter, Boolean(opts.progress));
+  }
+
+  /** The settings as recorded in an index manifest. */
+  get record(): Record<string, string | number | boolean> {
+    const { features: f, post: p } = this.config;
+    return { model: f.model, layer: f.layer, pooling: f.pooling, gemP: f.gemP, runtime: f.runtime, histogramWeight: p.histogramWeight, whiten: p.whiten, center: p.center };
+  }
+
+  /** Raw vectors of `items`; images that fail to decode are skipped, never fatal. */
+  async extract(items: ImageItem[]): Promise<RawVectors> {
+    const f = this.config.features;
+    let ex;
+    try {
+      ex = await extractFeatures(this.backbone, items, {
+        pooling: f.pooling,
+        gemP: f.gemP,
+        batchSize: f.batchSize || undefined,
+        histogram: f.histogram ? (rgb) => colorHistogram(rgb, HISTOGRAM_BINS) : undefined,
+        reporter: this.progress ? this.reporter : quiet(this.reporter),
+      });
+    } catch (e) {
+      // a batch in which no image decodes: every one of them is skipped, the run goes on
+      if (!isCbirError(e) || e.code !== "E_NO_IMAGES") throw e;
+      const reason = e.message;
+      const seconds = { total: 0, decode: 0, infer: 0 };
+      return { features: { ids: [], dim: Math.max(this.cnnDim, 1), data: new Float32Array(0), fingerprint: this.fingerprint }, skipped: items.map((i) => ({ path: i.path, reason })), seconds };
+    }
+    if (!f.histogram || !ex.histograms) return { features: ex.features, skipped: ex.skipped, seconds: ex.seconds };
+    const hd = HISTOGRAM_BINS ** 3;
+    const dim = this.cnnDim + hd;
+    const data = new Float32Array(ex.features.ids.length * dim);
+    for (let i = 0; i < ex.features.ids.length; i++) {
+      data.set(ex.features.data.subarray(i * this.cnnDim, (i + 1) * this.cnnDim), i * dim);
+      data.set(ex.histograms[i], i * dim + this.cnnDim);
+    }
+    return { features: { ids: ex.features.ids, dim, data, fingerprint: this.fingerprint }, skipped: ex.skipped, seconds: ex.seconds };
+  }
+
+  /** Fits the post-processing on raw vectors; returns the fitted pipeline and the vectors it makes of them. */
+  fitVectors(raw: FeatureMatrix): { fitted: FittedPipeline; features: FeatureMatrix } {
+    const { features, state } = postprocess(raw, this.post, this.reporter);
+    return { fitted: new FittedPostProcessing(this.record, state, this.post, features.fingerprint), features };
+  }
+
+  /** Extracts the database and fits the post-processing on it. */
+  async fit(items: ImageItem[]): Promise<FittedDatabase> {
+    const ex = await this.extract(items);
+    if (ex.features.ids.length === 0) {
+      throw new CbirError("E_NO_IMAGES", `none of the ${items.length} images could be decoded (first: ${ex.skipped[0]?.reason}).`, {
+        file: ex.skipped[0]?.path,
+        fix: "check that the folder holds valid JPEG/PNG/WebP images.",
+      });
+    }
+    const t = performance.now();
+    const { fitted, features } = this.fitVectors(ex.features);
+    const kept = new Set(ex.features.ids);
+    return { fitted, features, raw: ex.features, items: items.filter((it) => kept.has(it.name)), skipped: ex.skipped, seconds: { ...ex.seconds, post: (performance.now() - t) / 1000 } };
+  }
+
+  /** Vectors of query images, transformed by a fitted pipeline (the database's). */
+  async transform(items: ImageItem[], fitted: FittedPipeline): Promise<RawVectors> {
+    const ex = await this.extract(items);
+    return { ...ex, features: fitted.transformVectors(ex.features) };
+  }
+
+  dispose(): void {
+    if (this.ownsBackbone) this.backbone.dispose();
+  }
 }
