@@ -5,26 +5,28 @@
  * second half, the steakhouse set, the medical set and data/sample. Leave-one-out, cosine; the
  * square-rooted colour histogram is the floor every CNN pipeline must beat.
  *
- * The grid pools one extraction per layer (the layer's full output, pooled here with the pipeline's own
- * poolFeatures); the reported "DEFAULT_CONFIG" rows are then measured by the shipped code path itself
- * (Pipeline.open + postprocess + rankAllFast with DEFAULT_CONFIG, as `cbir eval` does), and the bench says
- * whether the choice equals DEFAULT_CONFIG. Needs ../shared (skipped without it).
+ * The grid is one sweep() (lib/pipeline/sweep.ts, as notebook 06 and scripts/choose-default.ts run it: one
+ * network pass per layer, each row fitted and ranked by the pipeline's own code); the reported
+ * "DEFAULT_CONFIG" rows are then measured by the shipped code path itself (Pipeline.open -> fit ->
+ * rankAndEvaluate, as `cbir eval` does), and the bench says whether the choice equals DEFAULT_CONFIG.
+ * Needs ../shared (skipped without it).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DEFAULT_CONFIG, resolveConfig } from "../lib/config";
-import { evaluate } from "../lib/evaluate/index";
+import { DEFAULT_CONFIG, resolveConfig, type PipelineConfig, type SearchSettings } from "../lib/config";
+import { rankAndEvaluate } from "../lib/evaluate/ranked";
 import { scanFolder } from "../lib/prepare/scan";
-import { rankAllFast } from "../lib/rank/index";
-import { poolFeatures, postprocess, selectColumns, type Pooling } from "../lib/reduce/index";
-import { HISTOGRAM_BINS, Pipeline, postSteps } from "../lib/pipeline/pipeline";
+import { selectColumns, type Pooling } from "../lib/reduce/index";
+import { fitPost, Pipeline, searchOptions } from "../lib/pipeline/pipeline";
+import { sweep, type SweepGrid } from "../lib/pipeline/sweep";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 
 const ROOT = path.resolve(__dirname, "..");
 const SHARED = path.resolve(ROOT, "../shared");
 const LAYERS = ["conv_pw_13_relu", "conv_pw_12_relu", "conv_dw_13_relu"];
-/** [pooling, GeM p]: p only matters for gem. */
-const POOLS: [Pooling, number][] = [["gap", 3], ["gem", 2], ["gem", 3], ["gem", 4]];
+/** GeM p only matters for gem (the sweep keeps one gap row). */
+const POOLINGS: Pooling[] = ["gap", "gem"];
+const GEM_P = [2, 3, 4];
 const CENTER = [true, false];
 const HIST_WEIGHTS = [0, 0.25, 0.5];
 const EXPANSIONS = [0, 5, 10];
@@ -33,16 +35,7 @@ const EXPANSIONS = [0, 5, 10];
  * tried at each layer with GeM p=3, centred, histogram 0.25, QE off and 10, at these dimensions.
  */
 const WHITEN = [32, 128];
-
-interface Setting {
-  layer: string;
-  pooling: Pooling;
-  gemP: number;
-  center: boolean;
-  whiten: number;
-  hist: number;
-  qe: number;
-}
+const WHITEN_EXPANSIONS = [0, 10];
 
 interface Dataset {
   name: string;
@@ -64,80 +57,49 @@ function halves(items: ImageItem[]): [ImageItem[], ImageItem[]] {
   return [first, second];
 }
 
-const poolKey = (pooling: Pooling, p: number) => (pooling === "gem" ? `gem${p}` : pooling);
-
-/** Raw [pooled CNN | histogram] rows per pooling, from one extraction of the layer's whole output. */
-async function extractPooled(layer: string, items: ImageItem[]) {
-  const pipe = await Pipeline.open({ model: DEFAULT_CONFIG.model, layer, pooling: "flatten", histogramWeight: 1 });
-  try {
-    const shape = pipe.backbone.outputShape;
-    const flat = shape.reduce((a, b) => a * b, 1);
-    const c = shape[shape.length - 1];
-    const hd = HISTOGRAM_BINS ** 3;
-    const raw = (await pipe.extract(items)).features;
-    const n = raw.ids.length;
-    const spatial = selectColumns(raw, 0, flat).data;
-    const hist = selectColumns(raw, flat, flat + hd).data;
-    const pooled = new Map<string, FeatureMatrix>();
-    for (const [pooling, p] of POOLS) {
-      const v = poolFeatures(spatial, n, shape, pooling, { gemP: p });
-      const data = new Float32Array(n * (c + hd));
-      for (let i = 0; i < n; i++) {
-        data.set(v.subarray(i * c, (i + 1) * c), i * (c + hd));
-        data.set(hist.subarray(i * hd, (i + 1) * hd), i * (c + hd) + c);
-      }
-      pooled.set(poolKey(pooling, p), { ids: raw.ids, dim: c + hd, data, fingerprint: raw.fingerprint });
-    }
-    const kept = new Set(raw.ids);
-    return { pooled, cnnDim: c, items: items.filter((i) => kept.has(i.name)) };
-  } finally {
-    pipe.dispose();
-  }
+/** The tuning grid: every layer x pooling x centring x histogram weight x query expansion, plus whitening at a few points. */
+function tuningGrid(): SweepGrid {
+  const extra: Partial<PipelineConfig>[] = [];
+  for (const layer of LAYERS) for (const whiten of WHITEN) for (const queryExpansion of WHITEN_EXPANSIONS) extra.push({ layer, pooling: "gem", gemP: 3, center: true, whiten, histogramWeight: 0.25, queryExpansion });
+  return {
+    base: { model: DEFAULT_CONFIG.model, metric: "cosine", whiten: 0 },
+    axes: { layer: LAYERS, pooling: POOLINGS, gemP: GEM_P, center: CENTER, histogramWeight: HIST_WEIGHTS, queryExpansion: EXPANSIONS },
+    extra,
+  };
 }
 
-/** Final vectors for one setting through the pipeline's own post-processing; hist 0 drops the histogram block. */
-function finalVectors(raw: FeatureMatrix, cnnDim: number, st: Setting): FeatureMatrix {
-  const c = resolveConfig({ histogramWeight: st.hist, whiten: st.whiten, center: st.center });
-  const input = st.hist > 0 ? raw : selectColumns(raw, 0, cnnDim);
-  return postprocess(input, postSteps(c.post, cnnDim)).features;
-}
-
-async function score(features: FeatureMatrix, items: ImageItem[], qe: number, k: number) {
+/** One leave-one-out ranking and its P@k and mAP, as `cbir eval` computes them. */
+async function score(features: FeatureMatrix, items: ImageItem[], search: SearchSettings, k: number) {
   const labels = new Map(items.map((i) => [i.name, i.label!]));
-  const rankings = await rankAllFast(features, { metric: "cosine", k: Infinity, labels, queryExpansion: qe });
-  const ev = evaluate(rankings, { k: [k] });
-  return { p: ev.precisionAtK[k], map: ev.mAP };
+  const { evaluation } = await rankAndEvaluate(features, { ...searchOptions(search), k: [k], labels });
+  return { p: evaluation!.precisionAtK[k], map: evaluation!.mAP };
 }
 
 /**
- * DEFAULT_CONFIG exactly as `cbir eval` runs it (the calls evaluateFolder makes: Pipeline.open, extract,
- * postprocess with the pipeline's steps, rankAllFast with its metric and query expansion), plus the same raw
- * rows as the histogram floor and the plain CNN vectors (centred, L2, no histogram, no expansion).
+ * DEFAULT_CONFIG exactly as `cbir eval` runs it (Pipeline.open -> fit -> rankAndEvaluate with its search
+ * settings), plus, from the same raw rows, the histogram floor (the histogram block alone, cosine) and the
+ * plain CNN vectors (the CNN block through the pipeline's fitPost with fusion and expansion off).
  */
 async function shippedQuality(d: Dataset) {
   const c = resolveConfig({});
   if (!c.features.histogram) throw new Error("the quality bench expects DEFAULT_CONFIG to fuse the histogram");
   const pipe = await Pipeline.open(c);
   try {
-    const raw = await pipe.extract(d.items);
-    const { features } = postprocess(raw.features, pipe.post);
-    const kept = new Set(features.ids);
-    const items = d.items.filter((i) => kept.has(i.name));
-    const labels = new Map(items.map((i) => [i.name, i.label!]));
-    const ev = evaluate(await rankAllFast(features, { metric: c.search.metric, k: Infinity, labels, queryExpansion: c.search.queryExpansion }), { k: [d.k] });
-    const cnnDim = raw.features.dim - HISTOGRAM_BINS ** 3;
-    const histogram = selectColumns(raw.features, cnnDim, raw.features.dim);
-    const plain = postprocess(selectColumns(raw.features, 0, cnnDim), ["center", "l2"]).features;
-    return { p: ev.precisionAtK[d.k], map: ev.mAP, items, histogram, plain };
+    const db = await pipe.fit(d.items);
+    const shipped = await score(db.features, db.items, c.search, d.k);
+    const plainConfig = resolveConfig({ histogramWeight: 0, queryExpansion: 0 });
+    const plain = fitPost(selectColumns(db.raw, 0, pipe.cnnDim), plainConfig, pipe.cnnDim).features;
+    const histogram = selectColumns(db.raw, pipe.cnnDim, db.raw.dim);
+    return { ...shipped, items: db.items, histogram, plain, plainSearch: plainConfig.search };
   } finally {
     pipe.dispose();
   }
 }
 
-const label = (st: Setting) =>
-  `${st.layer}, ${st.pooling === "gem" ? `gem p=${st.gemP}` : st.pooling}, ${st.center ? "centred" : "not centred"}, whiten ${st.whiten || "off"}, hist ${st.hist}, QE ${st.qe || "off"}`;
+const label = (st: Readonly<PipelineConfig>) =>
+  `${st.layer}, ${st.pooling === "gem" ? `gem p=${st.gemP}` : st.pooling}, ${st.center ? "centred" : "not centred"}, whiten ${st.whiten || "off"}, hist ${st.histogramWeight}, QE ${st.queryExpansion || "off"}`;
 
-function matchesDefault(st: Setting): boolean {
+function matchesDefault(st: Readonly<PipelineConfig>): boolean {
   const d = DEFAULT_CONFIG;
   return (
     st.layer === d.layer &&
@@ -145,8 +107,8 @@ function matchesDefault(st: Setting): boolean {
     (st.pooling !== "gem" || st.gemP === d.gemP) &&
     st.center === d.center &&
     st.whiten === d.whiten &&
-    st.hist === d.histogramWeight &&
-    st.qe === d.queryExpansion
+    st.histogramWeight === d.histogramWeight &&
+    st.queryExpansion === d.queryExpansion
   );
 }
 
@@ -164,22 +126,14 @@ export async function runQualityBench(): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
 
   // choose on the tuning half only
-  const tuneRows: { st: Setting; map: number; p: number }[] = [];
-  const tryOn = async (t: Awaited<ReturnType<typeof extractPooled>>, base: Omit<Setting, "qe">) => {
-    const features = finalVectors(t.pooled.get(poolKey(base.pooling, base.gemP))!, t.cnnDim, { ...base, qe: 0 });
-    for (const qe of EXPANSIONS) {
-      if (base.whiten > 0 && qe === 5) continue;
-      const { map, p } = await score(features, t.items, qe, 10);
-      tuneRows.push({ st: { ...base, qe }, map, p });
-    }
-  };
-  for (const layer of LAYERS) {
-    const t = await extractPooled(layer, tune);
-    for (const [pooling, gemP] of POOLS)
-      for (const center of CENTER) for (const hist of HIST_WEIGHTS) await tryOn(t, { layer, pooling, gemP, center, whiten: 0, hist });
-    for (const whiten of WHITEN) await tryOn(t, { layer, pooling: "gem", gemP: 3, center: true, whiten, hist: 0.25 });
-    process.stdout.write(`quality: ${layer} done (${tuneRows.length} settings scored on food7's first half)\n`);
-  }
+  let lastLayer = "";
+  const swept = await sweep(tune, tuningGrid(), {
+    k: [10],
+    onRow: (row, i, total) => {
+      if (row.settings.layer !== lastLayer) process.stdout.write(`quality: ${(lastLayer = row.settings.layer)} (row ${i + 1} of ${total} on food7's first half)\n`);
+    },
+  });
+  const tuneRows = swept.map((r) => ({ st: r.settings, map: r.evaluation.mAP, p: r.evaluation.precisionAtK[10] }));
   const ranked = [...tuneRows].sort((a, b) => b.map - a.map);
   const best = ranked[0];
   const same = matchesDefault(best.st);
@@ -194,9 +148,9 @@ export async function runQualityBench(): Promise<Record<string, unknown>> {
   const pool = d.pooling === "gem" ? `gem p=${d.gemP}` : d.pooling;
   for (const ds of reports) {
     const s = await shippedQuality(ds);
-    const floor = await score(s.histogram, s.items, 0, ds.k);
+    const floor = await score(s.histogram, s.items, s.plainSearch, ds.k);
     table.push(`| ${ds.name} | colour histogram (floor) | - | - | - | - | - | - | ${floor.p.toFixed(3)} | ${floor.map.toFixed(3)} |`);
-    const pl = await score(s.plain, s.items, 0, ds.k);
+    const pl = await score(s.plain, s.items, s.plainSearch, ds.k);
     table.push(`| ${ds.name} | ${d.model} plain | ${d.layer} | ${pool} | yes | - | 0 | - | ${pl.p.toFixed(3)} | ${pl.map.toFixed(3)} |`);
     table.push(`| ${ds.name} | **DEFAULT_CONFIG** | ${d.layer} | ${pool} | ${d.center ? "yes" : "no"} | ${d.whiten || "-"} | ${d.histogramWeight} | ${d.queryExpansion || "-"} | **${s.p.toFixed(3)}** | ${s.map.toFixed(3)} |`);
     out[`${ds.name}`] = { k: ds.k, histogram: { p: round(floor.p), mAP: round(floor.map) }, plain: { p: round(pl.p), mAP: round(pl.map) }, default: { p: round(s.p), mAP: round(s.map) } };

@@ -5,3 +5,4 @@ export { evaluateFolder, type EvaluateFolderOptions, type FolderEvaluation } fro
 export { evaluateStored } from "./evaluate-stored";
 export { indexFolder, queryIndex, defaultIndexDir, type IndexFolderOptions, type QueryOptions, type QueryResult } from "./folder-index";
 export { runDemo, type DemoReport, type DemoResult } from "./demo";
+export { sweep, sweepConfigs, SWEEP_FIELDS, type SweepGrid, type SweepRow, type SweepOptions, type SweepField } from "./sweep";

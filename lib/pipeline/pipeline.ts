@@ -10,7 +10,7 @@ import type { Backbone } from "../backbone/types";
 // static imports: tslab (the notebooks' kernel) cannot require() a TypeScript file at run time
 import { loadBackbone } from "../backbone/load";
 import { backboneFingerprint, extractFeatures, type ExtractResult } from "../extract/features";
-import { resolveConfig, withLayer, type ConfigInput, type PostSettings, type ResolvedConfig, type SearchSettings } from "../config";
+import { resolveConfig, withLayer, type ConfigInput, type FeatureSettings, type PostSettings, type ResolvedConfig, type SearchSettings } from "../config";
 import { CbirError, isCbirError } from "../errors";
 import { colorHistogram } from "../extract/histogram";
 import { extendFingerprint, type Fingerprint } from "../fingerprint";
@@ -33,6 +33,28 @@ export function postSteps(post: PostSettings, cnnDim: number): PostStep[] {
   if (post.histogramWeight > 0) return [{ fuse: post.whiten > 0 ? { split: cnnDim, weight: post.histogramWeight, center: post.center, whiten: post.whiten } : { split: cnnDim, weight: post.histogramWeight, center: post.center } }];
   if (post.whiten > 0) return ["l2", { pca: post.whiten, whiten: true, shrinkage: FUSE_WHITEN_SHRINKAGE }, "l2"];
   return post.center ? ["center", "l2"] : ["l2"];
+}
+
+/** Fingerprint of the raw vectors a backbone makes with these settings (the histogram block included). */
+export function rawFingerprint(backbone: Backbone, f: FeatureSettings): Fingerprint {
+  const cnn = backboneFingerprint(backbone, f.pooling, f.gemP);
+  return f.histogram ? extendFingerprint(cnn, { extra: { histogram: `rgb${HISTOGRAM_BINS}-sqrt` } }) : cnn;
+}
+
+/** The settings as an index manifest records them. */
+export function manifestRecord(c: ResolvedConfig): Record<string, string | number | boolean> {
+  const { features: f, post: p } = c;
+  return { model: f.model, layer: f.layer, pooling: f.pooling, gemP: f.gemP, runtime: f.runtime, histogramWeight: p.histogramWeight, whiten: p.whiten, center: p.center };
+}
+
+/**
+ * Fits the post-processing of `c` on raw vectors whose first `cnnDim` values are the CNN block; returns the
+ * fitted pipeline and the vectors it makes of them. Pipeline.fit and sweep() both fit through here.
+ */
+export function fitPost(raw: FeatureMatrix, c: ResolvedConfig, cnnDim: number, reporter?: Reporter): { fitted: FittedPipeline; features: FeatureMatrix } {
+  const steps = postSteps(c.post, cnnDim);
+  const { features, state } = postprocess(raw, steps, reporter);
+  return { fitted: new FittedPostProcessing(manifestRecord(c), state, steps, features.fingerprint), features };
 }
 
 /** The ranking options a config's search settings give (lib/evaluate/ranked.ts rankAndEvaluate, the rank engine). */
@@ -96,8 +118,7 @@ export class Pipeline {
   ) {
     const f = config.features;
     this.config = withLayer(config, backbone.layer);
-    const cnnFp = backboneFingerprint(backbone, f.pooling, f.gemP);
-    this.fingerprint = f.histogram ? extendFingerprint(cnnFp, { extra: { histogram: `rgb${HISTOGRAM_BINS}-sqrt` } }) : cnnFp;
+    this.fingerprint = rawFingerprint(backbone, f);
     this.cnnDim = pooledDim(backbone.outputShape, f.pooling);
     this.post = postSteps(config.post, this.cnnDim);
   }
@@ -115,8 +136,7 @@ export class Pipeline {
 
   /** The settings as recorded in an index manifest. */
   get record(): Record<string, string | number | boolean> {
-    const { features: f, post: p } = this.config;
-    return { model: f.model, layer: f.layer, pooling: f.pooling, gemP: f.gemP, runtime: f.runtime, histogramWeight: p.histogramWeight, whiten: p.whiten, center: p.center };
+    return manifestRecord(this.config);
   }
 
   /** Raw vectors of `items`; images that fail to decode are skipped, never fatal. */
@@ -151,8 +171,7 @@ export class Pipeline {
 
   /** Fits the post-processing on raw vectors; returns the fitted pipeline and the vectors it makes of them. */
   fitVectors(raw: FeatureMatrix): { fitted: FittedPipeline; features: FeatureMatrix } {
-    const { features, state } = postprocess(raw, this.post, this.reporter);
-    return { fitted: new FittedPostProcessing(this.record, state, this.post, features.fingerprint), features };
+    return fitPost(raw, this.config, this.cnnDim, this.reporter);
   }
 
   /** Extracts the database and fits the post-processing on it. */
