@@ -13,12 +13,24 @@ const other = clusters(4, 3, 24, 2, { backbone: "synthetic:other" });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-learn-io-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
 
+/** A fresh folder of its own under tmp: no test reads another test's files. */
+const ownDir = (name: string) => fs.mkdtempSync(path.join(tmp, `${name}-`));
+
+/** A small triplet head trained and saved in a folder of its own; returns the folder. */
+async function savedTripletHead(): Promise<string> {
+  const head = await trainTripletHead(train.m, train.labels, { epochs: 2, hiddenUnits: 16, embeddingDim: 8 });
+  const dir = path.join(ownDir("triplet"), "index", "heads", "triplet");
+  await saveHead(head, dir);
+  head.dispose();
+  return dir;
+}
+
 const code = (c: ErrorCode) => (e: unknown) => isCbirError(e) && e.code === c;
 
 test("a triplet head saved to a folder loads back with identical embeddings, history and fingerprint", async () => {
   const tf = await getTf();
   const head = await trainTripletHead(train.m, train.labels, { epochs: 2, hiddenUnits: 16, embeddingDim: 8 });
-  const dir = path.join(tmp, "index", "heads", "triplet");
+  const dir = path.join(ownDir("roundtrip"), "index", "heads", "triplet");
   await saveHead(head, dir);
   assert.deepEqual(fs.readdirSync(dir).sort(), ["head.json", "model.json", "weights.bin"]);
   const modelJson = JSON.parse(fs.readFileSync(path.join(dir, "model.json"), "utf8"));
@@ -43,7 +55,7 @@ test("a triplet head saved to a folder loads back with identical embeddings, his
 
 test("a similarity head round-trips too, with its target weights", async () => {
   const head = await trainSimilarityHead(train.m, train.labels, { epochs: 1, pairs: { count: 60 }, architecture: { hidden: [16, 8, 4] } });
-  const dir = path.join(tmp, "sim");
+  const dir = path.join(ownDir("sim"), "sim");
   await saveHead(head, dir);
   const loaded = await loadSimilarityHead(dir, { features: train.m.fingerprint });
   assert.deepEqual(loaded.target, head.target);
@@ -56,7 +68,7 @@ test("a similarity head round-trips too, with its target weights", async () => {
 });
 
 test("loading for features of another pipeline is refused, naming what differs", async () => {
-  const dir = path.join(tmp, "index", "heads", "triplet");
+  const dir = await savedTripletHead();
   await assert.rejects(loadHead(dir, { features: other.m }), (e: unknown) => code("E_FINGERPRINT_MISMATCH")(e) && /backbone: "synthetic:clusters" vs "synthetic:other"/.test((e as Error).message) && /head\.json/.test((e as Error).message));
   const head = await loadTripletHead(dir);
   assert.throws(() => embed(head, other.m), code("E_FINGERPRINT_MISMATCH"));
@@ -64,13 +76,14 @@ test("loading for features of another pipeline is refused, naming what differs",
 });
 
 test("missing, truncated, modified or foreign files are reported with the file and a fix", async () => {
-  const src = path.join(tmp, "index", "heads", "triplet");
+  const src = await savedTripletHead();
+  const own = ownDir("damaged");
   const copy = (name: string) => {
-    const d = path.join(tmp, name);
+    const d = path.join(own, name);
     fs.cpSync(src, d, { recursive: true });
     return d;
   };
-  await assert.rejects(loadHead(path.join(tmp, "nowhere")), (e: unknown) => code("E_MODEL_FILE")(e) && /head\.json is missing/.test((e as Error).message));
+  await assert.rejects(loadHead(path.join(own, "nowhere")), (e: unknown) => code("E_MODEL_FILE")(e) && /head\.json is missing/.test((e as Error).message));
 
   const truncated = copy("truncated");
   const w = path.join(truncated, "weights.bin");
