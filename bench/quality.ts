@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { DEFAULT_CONFIG, resolveConfig } from "../lib/config";
 import { evaluate } from "../lib/evaluate/index";
 import { scanFolder } from "../lib/prepare/scan";
-import { rankAllFast } from "../lib/rank/index";
+import { exactSearch } from "../lib/rank/index";
 import { poolFeatures, postprocess, selectColumns, type Pooling } from "../lib/reduce/index";
 import { HISTOGRAM_BINS, openPipeline, postSteps } from "../lib/store/pipeline";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
@@ -104,7 +104,7 @@ function finalVectors(raw: FeatureMatrix, cnnDim: number, st: Setting): FeatureM
 
 async function score(features: FeatureMatrix, items: ImageItem[], qe: number, k: number) {
   const labels = new Map(items.map((i) => [i.name, i.label!]));
-  const rankings = await rankAllFast(features, { metric: "cosine", k: Infinity, labels, queryExpansion: qe });
+  const rankings = await exactSearch(features, "loo", { metric: "cosine", k: Infinity, labels, queryExpansion: qe });
   const ev = evaluate(rankings, { k: [k] });
   return { p: ev.precisionAtK[k], map: ev.mAP };
 }
@@ -124,7 +124,7 @@ async function shippedQuality(d: Dataset) {
     const kept = new Set(features.ids);
     const items = d.items.filter((i) => kept.has(i.name));
     const labels = new Map(items.map((i) => [i.name, i.label!]));
-    const ev = evaluate(await rankAllFast(features, { metric: c.metric, k: Infinity, labels, queryExpansion: c.queryExpansion }), { k: [d.k] });
+    const ev = evaluate(await exactSearch(features, "loo", { metric: c.metric, k: Infinity, labels, queryExpansion: c.queryExpansion }), { k: [d.k] });
     const cnnDim = raw.features.dim - HISTOGRAM_BINS ** 3;
     const histogram = selectColumns(raw.features, cnnDim, raw.features.dim);
     const plain = postprocess(selectColumns(raw.features, 0, cnnDim), ["center", "l2"]).features;

@@ -7,7 +7,7 @@ import { resolveConfig, type PipelineConfig } from "../config";
 import { CbirError } from "../errors";
 import { scanFolder, type ScanOptions } from "../prepare/scan";
 import { applyPostprocess, postprocess, postStepLabel } from "../reduce/postprocess";
-import type { Metric } from "../rank/metrics";
+import type { Metric } from "../rank/metrics/index";
 import { reporterOf, type Reporter } from "../report";
 import { openPipeline } from "../store/pipeline";
 import type { Ranking, SkippedFile } from "../types";

@@ -14,10 +14,11 @@ import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { extendFingerprint, sha256, type Fingerprint } from "../fingerprint";
 import { replaceFileAtomicSync, writeFileAtomicSync } from "../fsutil";
 import { checkEncodedVectors, checkEncodingName, decodeRows, decodeVectors, type Codes, type Encoding, type EncodedVectors } from "../rank/encoding";
-import { emptyExpansion, expandQueries, expansionOptions } from "../rank/blocked";
+import { emptyExpansion, expandQueries, expansionOptions, expansionWeight } from "../rank/rerank";
+import { vectorMetric } from "../rank/metrics/index";
 import { encodeForCosine, normaliseRows, rowReader, type RowReader } from "../rank/encoded-search";
 import { HnswIndex } from "../rank/hnsw";
-import { ExactIndex } from "../rank/search";
+import { ExactIndex } from "../rank/exact";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Ranking } from "../types";
 import { CODES_PATTERN, HNSW_FILE, type IndexManifest } from "./manifest";
@@ -265,11 +266,12 @@ export async function searchGraph(s: GraphSource, queries: FeatureMatrix, opts: 
   let q = normaliseRows(queries.data, nQ, d);
   if (qe > 0) {
     const first = graph.search(queries, { k: qe });
+    const cosine = vectorMetric("cosine");
     const e = emptyExpansion(nQ);
     const rows: number[] = [];
     first.forEach((r, i) => {
       e.neighbours[i] = r.hits.map((h) => rows.push(rowOf.get(h.id)!) - 1);
-      e.weights[i] = r.hits.map((h) => Math.pow(Math.max(0, h.score), alpha));
+      e.weights[i] = r.hits.map((h) => expansionWeight(cosine, h.score, alpha));
     });
     q = normaliseRows(expandQueries({ data: q }, { data: decodeRows(s.vectors(), rows) }, d, e), nQ, d);
   }
