@@ -7,7 +7,7 @@
  *
  * The grid pools one extraction per layer (the layer's full output, pooled here with the pipeline's own
  * poolFeatures); the reported "DEFAULT_CONFIG" rows are then measured by the shipped code path itself
- * (openPipeline + postprocess + rankAllFast with DEFAULT_CONFIG, as `cbir eval` does), and the bench says
+ * (openPipeline + postprocess + exactSearch with DEFAULT_CONFIG, as `cbir eval` does), and the bench says
  * whether the choice equals DEFAULT_CONFIG. Needs ../shared (skipped without it).
  */
 import * as fs from "node:fs";
@@ -111,7 +111,7 @@ async function score(features: FeatureMatrix, items: ImageItem[], qe: number, k:
 
 /**
  * DEFAULT_CONFIG exactly as `cbir eval` runs it (the calls evaluateFolder makes: openPipeline, extract,
- * postprocess with the pipeline's steps, rankAllFast with its metric and query expansion), plus the same raw
+ * postprocess with the pipeline's steps, exactSearch with its metric and query expansion), plus the same raw
  * rows as the histogram floor and the plain CNN vectors (centred, L2, no histogram, no expansion).
  */
 async function shippedQuality(d: Dataset) {

@@ -1,6 +1,6 @@
 /**
  * f16 / i8 codes inside the blocked all-pairs loop (lib/rank/encoded-kernel.ts): ExactIndex and
- * rankAllFast / rankQueriesFast with `vectors` and `refine`, and ExactIndex.fromEncoded over a store's codes.
+ * exactSearch with `vectors` and `refine`, and ExactIndex.fromEncoded over a store's codes.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,7 +30,7 @@ const rowsOf = (m: FeatureMatrix, rs: Ranking[]) => {
   return rs.map((r) => r.hits.map((h) => index.get(h.id)!));
 };
 
-test("vectors f32 is today's path: rankings and scores bit-identical to rankAll / rankQueries", async () => {
+test("vectors f32 is today's path: rankings and scores bit-identical to the JS kernel", async () => {
   const { m } = clustered(400, 32, 8, 0.8, 1);
   const { m: q } = clustered(20, 32, 8, 0.8, 2, "q");
   for (const metric of ["cosine", "euclidean", "ssim-features"] as const) {

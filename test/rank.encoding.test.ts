@@ -181,7 +181,7 @@ test("an encoding mismatch is refused, naming both encodings", async () => {
   assert.throws(() => checkEncoding("f32", { encoding: "f16" }, "/x/index"), /\/x\/index: the vectors are encoded as f16 but f32 was asked for/);
 });
 
-test("f32 encoded search gives the same top-k, with the same scores, as rankQueries", async () => {
+test("f32 encoded search gives the same top-k, with the same scores, as exactSearch on the JS kernel", async () => {
   const d = 48;
   const db = matrix(gaussianRows(3000, d, 10), d, "img");
   const q = matrix(gaussianRows(17, d, 11), d, "q");
@@ -195,7 +195,7 @@ test("f32 encoded search gives the same top-k, with the same scores, as rankQuer
       assert.deepEqual(Array.from(h.scores), want[i].hits.map((x) => x.score), `batch ${batch} query ${i} scores`);
     });
   }
-  // ties go to the lower row, as in rankAll: a duplicated row ranks right after its original
+  // ties go to the lower row, as in exactSearch: a duplicated row ranks right after its original
   const dup = new Float32Array(db.data);
   dup.set(dup.subarray(0, d), 7 * d);
   const tie = EncodedIndex.create(encodeForCosine("f32", dup, 3000, d));

@@ -74,7 +74,7 @@ test("every metric has a direction", async () => {
   assert.throws(() => higherIsBetter("manhattan" as never), /Expected one of cosine/);
 });
 
-test("rankQueries: external queries, labels, and refusal of another pipeline's vectors", async () => {
+test("external queries:  labels, and refusal of another pipeline's vectors", async () => {
   const db = mat([[1, 0], [0, 1]], ["a", "b"]);
   const q = mat([[0.9, 0.2]], ["q"]);
   const r = await exactSearch(db, q, { k: 1, labels: new Map([["a", "x"]]), queryLabels: new Map([["q", "x"]]) });

@@ -1,6 +1,6 @@
 /**
- * A DotKernel (blocked.ts) over f16 or i8 codes, so the blocked all-pairs loop (ExactIndex, rankAllFast /
- * rankQueriesFast, `cbir eval`, the demo) can score compressed rows. The database array the loop hands
+ * A DotKernel (blocked.ts) over f16 or i8 codes, so the blocked all-pairs loop (exactSearch / ExactIndex,
+ * `cbir eval`, the demo) can score compressed rows. The database array the loop hands
  * over (its prepared rows: L2-normalised for cosine) is encoded once, on first sight, and its codes are
  * kept for as long as that array lives (a WeakMap on the array): later blocks and later searches over the
  * same array read the codes only. The i8 state is fitted on those prepared rows. ExactIndex.fromEncoded

@@ -20,6 +20,7 @@ export {
   type ScoreContext,
 } from "./metrics/index";
 export { exactSearch, ExactIndex, checkRefine, KERNELS, AUGMENT_MAX_ROWS, type Kernel, type ExactIndexOptions, type SearchOptions, type ExactSearchOptions } from "./exact";
+export { ownRow } from "./blocked";
 export { expansionOptions, expandQueries, recordExpansion, expansionWeight, rerankInput, type Expansion, type ExpansionPlan } from "./rerank";
 export { topK } from "./topk";
 export { dotBlock } from "./kernel";
