@@ -71,4 +71,9 @@ test("pixelMatrix: one grey row per image at the asked size, ready for ssim-imag
   const r = await exactSearch(features, "loo", { metric: "ssim-image", k: 2, image });
   assert.equal(r[0].hits.length, 2);
   assert.ok(r[0].hits[0].score <= 1 && r[0].hits[0].score >= -1);
+  // the engine hands ssim-image's score rows to onRow like every vector metric's: rankAndEvaluate scores it
+  const { rankAndEvaluate, evaluate } = await import("../lib/evaluate/index");
+  const labels = new Map(items.map((it) => [it.name, it.name.replace(/\d.*$/, "")] as const));
+  const got = await rankAndEvaluate(features, { metric: "ssim-image", image, labels, k: [1, 2] });
+  assert.deepEqual(got.evaluation, evaluate(await exactSearch(features, "loo", { metric: "ssim-image", k: Infinity, image, labels }), { k: [1, 2] }));
 });

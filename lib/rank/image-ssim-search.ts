@@ -19,6 +19,8 @@ export interface ImageSsimSearch {
   ssim?: SsimOptions;
   labels?: Map<string, string>;
   queryLabels?: Map<string, string>;
+  /** Every query's full score row, as the vector path hands it over (ExactIndex SearchOptions.onRow). */
+  onRow?: (queryIndex: number, scores: Float32Array) => void;
   reporter?: Reporter;
 }
 
@@ -49,6 +51,7 @@ export function rankByImageSsim(db: FeatureMatrix, queries: FeatureMatrix, opts:
       s[j] = v;
     }
     out.push(toRanking(queries.ids[qi], topK(s, k, true, own), s, db.ids, "ssim-image", opts.labels, qLabels?.get(queries.ids[qi])));
+    opts.onRow?.(qi, s);
     rep.progress("rank", qi + 1, qImgs.length, queries.ids[qi]);
   }
   return out;
