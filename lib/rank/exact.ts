@@ -218,11 +218,6 @@ export class ExactIndex {
 
   /** Ranks `queries` (same fingerprint as the database) against it. */
   async search(queries: FeatureMatrix, opts: SearchOptions = {}): Promise<Ranking[]> {
-    return this.run(queries, opts);
-  }
-
-  /** The search itself; synchronous on the JS kernel over rows in memory (exactSearch's JS strategy). */
-  private run(queries: FeatureMatrix, opts: SearchOptions): MaybePromise<Ranking[]> {
     const db = this.db;
     if (queries !== db) assertSameFingerprint(db.fingerprint, queries.fingerprint);
     const k = checkK(opts.k);
@@ -260,6 +255,7 @@ export class ExactIndex {
     });
     const qLabels = loo ? this.labels : opts.queryLabels;
     const out: Ranking[] = new Array(nQ);
+    // synchronous on the JS kernel over rows in memory, awaited otherwise
     return then(input, (final) => {
       const pass = forEachScoreRow(
         final,
@@ -274,18 +270,6 @@ export class ExactIndex {
       );
       return then(pass, () => out);
     });
-  }
-
-  /**
-   * exactSearch's JS strategy: an index on the JS kernel, made without awaiting anything, and a search
-   * that stays synchronous (f32 rows in memory, no session).
-   */
-  static searchNow(db: FeatureMatrix, queries: FeatureMatrix, loo: boolean, opts: ExactSearchOptions): Ranking[] {
-    const metric = ExactIndex.vectorMetricOf(checkMetric(opts.metric ?? "cosine"));
-    const index = new ExactIndex(db, metric, metric.prepare(db.data, db.ids.length, db.dim), opts.ssimRange ?? dataRange(db.data), opts.labels, undefined, undefined, "f32", checkRefine(opts.refine));
-    const out = index.run(queries, { ...opts, leaveOneOut: loo });
-    if (out instanceof Promise) throw new Error("internal: the JS kernel ran asynchronously");
-    return out;
   }
 
   async dispose(): Promise<void> {
@@ -308,8 +292,6 @@ export async function exactSearch(db: FeatureMatrix, queries: FeatureMatrix | "l
     checkEncodedMetric(metric, expectOneOf("vectors", opts.vectors ?? "f32", ENCODINGS));
     return rankByImageSsim(db, q, { ...opts, k: checkK(opts.k), leaveOneOut: loo });
   }
-  const kernel = expectOneOf("kernel", opts.kernel ?? "auto", KERNELS);
-  if ((opts.vectors ?? "f32") === "f32" && !wantsOnnx(kernel, db.data.length)) return ExactIndex.searchNow(db, q, loo, opts);
   const index = await ExactIndex.create(db, opts);
   try {
     return await index.search(q, { ...opts, leaveOneOut: loo });
