@@ -98,6 +98,25 @@ export function augmentDatabaseRows(db: FeatureMatrix, self: ScoreInput, kernel:
   return then(pass, () => ({ ids: db.ids, dim: db.dim, data: expandQueries(self.q, self.db, self.d, e), fingerprint: db.fingerprint }));
 }
 
+/**
+ * Query expansion of one query from the hits a search returned with their vectors (LanceDB's search over
+ * a table too large for the exact engine): the query plus its first n hits weighted by expansionWeight
+ * (alpha 1), scaled to unit length when `unitLength` (a search by cosine distance on raw vectors), else
+ * divided by 1 + the hits used (their mean, for a metric whose hits weigh 1).
+ */
+export function expandFromHits(query: Float32Array, hits: { score: number; vector?: Float32Array }[], metric: VectorMetric, n: number, unitLength: boolean): Float32Array {
+  const sum = Float32Array.from(query);
+  for (const h of hits.slice(0, n)) {
+    const w = expansionWeight(metric, h.score, 1);
+    for (let j = 0; j < sum.length; j++) sum[j] += w * h.vector![j];
+  }
+  if (unitLength) {
+    const norm = Math.hypot(...sum) || 1;
+    for (let j = 0; j < sum.length; j++) sum[j] /= norm;
+  } else for (let j = 0; j < sum.length; j++) sum[j] /= 1 + Math.min(n, hits.length);
+  return sum;
+}
+
 export interface RerankPass {
   kernel: DotKernel;
   batch: number;

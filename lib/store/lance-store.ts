@@ -48,7 +48,7 @@ import { checkEncodingName, checkI8State, type Codes, type EncodedVectors, type 
 import { encodeForCosine, rowReader } from "../rank/encoded-search";
 import { AUGMENT_MAX_ROWS, checkRefine, ExactIndex, exactSearch } from "../rank/exact";
 import { higherIsBetter, vectorMetric } from "../rank/metrics/index";
-import { expansionWeight } from "../rank/rerank";
+import { expandFromHits } from "../rank/rerank";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Hit, ImageItem, Ranking } from "../types";
 import { IMAGES_TABLE, parseStoreUri, type StoreUri } from "./store-uri";
@@ -899,17 +899,8 @@ export class LanceStore {
       let vec = q.data.slice(i * q.dim, (i + 1) * q.dim);
       let hits = await this.nearest(vec, Math.max(k, qe), metric, indexType, opts, qe > 0);
       if (qe > 0) {
-        // alpha-QE on the query (alpha 1 for cosine, plain mean otherwise), then one more search
-        const sum = Float32Array.from(vec);
-        for (const h of hits.slice(0, qe)) {
-          const w = expansionWeight(vectorMetric(metric), h.score, 1);
-          for (let j = 0; j < sum.length; j++) sum[j] += w * h.vector![j];
-        }
-        if (metric === "cosine") {
-          const norm = Math.hypot(...sum) || 1;
-          for (let j = 0; j < sum.length; j++) sum[j] /= norm;
-        } else for (let j = 0; j < sum.length; j++) sum[j] /= 1 + Math.min(qe, hits.length);
-        vec = sum;
+        // LanceDB compares the raw vectors by its cosine distance: the expanded query goes back at unit length
+        vec = expandFromHits(vec, hits, vectorMetric(metric), qe, metric === "cosine");
         hits = await this.nearest(vec, k, metric, indexType, opts, false);
       }
       const query = q.ids[i];
