@@ -10,7 +10,7 @@
  * augmented database.
  */
 import { invalidOption } from "../errors";
-import type { FeatureMatrix } from "../types";
+import type { FeatureMatrix, Ranking } from "../types";
 import { forEachScoreRow, ownRow, preparedRows, prepareSearch, refinePass, then, type DotKernel, type MaybePromise, type ScoreInput } from "./blocked";
 import type { RowStats, VectorMetric } from "./metrics/index";
 import { topK } from "./topk";
@@ -96,6 +96,20 @@ export function augmentDatabaseRows(db: FeatureMatrix, self: ScoreInput, kernel:
   const hib = self.metric.higherIsBetter;
   const pass = forEachScoreRow(self, kernel, batch, (i, s) => recordExpansion(e, i, topK(s, n, hib, ownRow(true, i)), s, self.metric, alpha), progress, refinePass(refine, n, true));
   return then(pass, () => ({ ids: db.ids, dim: db.dim, data: expandQueries(self.q, self.db, self.d, e), fingerprint: db.fingerprint }));
+}
+
+/**
+ * The expansion of each query from the rankings of a first search that returns ids (the store's HNSW
+ * graph): neighbours index `rows`, the database rows to read for expandQueries, in that order.
+ */
+export function expansionFromRankings(first: Ranking[], rowOf: Map<string, number>, metric: VectorMetric, alpha: number): { expansion: Expansion; rows: number[] } {
+  const expansion = emptyExpansion(first.length);
+  const rows: number[] = [];
+  first.forEach((r, i) => {
+    expansion.neighbours[i] = r.hits.map((h) => rows.push(rowOf.get(h.id)!) - 1);
+    expansion.weights[i] = r.hits.map((h) => expansionWeight(metric, h.score, alpha));
+  });
+  return { expansion, rows };
 }
 
 /**
