@@ -7,7 +7,7 @@
  *              points of the same law (seed 21), not in the database.
  *   figures    ingest seconds (Lance: merge-insert commits of 10,000 rows, as `cbir index` writes;
  *              usearch: none, the vectors are added while building), index build seconds, disk bytes,
- *              query p50/p95 ms at batch 1, recall@10 against exact search (lib/rank/search.ts), and the
+ *              query p50/p95 ms at batch 1, recall@10 against exact search (lib/rank/exact.ts), and the
  *              peak RSS (its own VmHWM, peakRssKb) of a child process that only opens the index and runs
  *              the queries (usearch memory-maps its saved file with Index.view, so neither loads the
  *              vectors up front). Before each child the bench runs `sync` (the build's dirty pages are
@@ -26,7 +26,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { makeFingerprint } from "../lib/fingerprint";
 import { gaussian, seededRandom } from "../lib/random";
-import { rankQueriesFast } from "../lib/rank/search";
+import { exactSearch } from "../lib/rank/exact";
 import { HnswIndex } from "../lib/rank/hnsw";
 import { LanceStore, chooseVectorIndex, FLAT_MAX_ROWS, type LanceRow } from "../lib/store/lance-store";
 import type { FeatureMatrix } from "../lib/types";
@@ -95,12 +95,12 @@ interface ChildFigures {
 
 /**
  * Writes what the query children read: the queries (float32 rows) and their exact top-K against `db`
- * (lib/rank/search.ts), as ids for the Lance child and as row numbers (= usearch keys, HnswIndex.build)
+ * (lib/rank/exact.ts), as ids for the Lance child and as row numbers (= usearch keys, HnswIndex.build)
  * for the usearch child. Returns the seconds the exact search took.
  */
 async function writeQuerySet(work: string, db: FeatureMatrix, queries: FeatureMatrix): Promise<number> {
   const t = performance.now();
-  const exact = await rankQueriesFast(db, queries, { k: K, metric: "cosine", queryExpansion: 0, threads: os.cpus().length });
+  const exact = await exactSearch(db, queries, { k: K, metric: "cosine", queryExpansion: 0, threads: os.cpus().length });
   const seconds = (performance.now() - t) / 1000;
   const rowOf = new Map(db.ids.map((id, i) => [id, i] as [string, number]));
   fs.writeFileSync(path.join(work, "queries.f32"), new Uint8Array(queries.data.buffer, queries.data.byteOffset, queries.data.byteLength));

@@ -14,12 +14,12 @@ import * as path from "node:path";
 import { computeFeatures } from "../lib/pipeline/features";
 import { DEFAULT_CONFIG } from "../lib/config";
 import { scanFolder } from "../lib/prepare/scan";
-import { rankAll } from "../lib/rank";
+import { exactSearch } from "../lib/rank";
 import { evaluate } from "../lib/evaluate";
 import { sha256 } from "../lib/fingerprint";
 import { writeFileAtomicSync } from "../lib/fsutil";
 import { getTf } from "../lib/backbone/tf";
-import type { FeatureMatrix, ImageItem } from "../lib/types";
+import type { FeatureMatrix, ImageItem, Ranking } from "../lib/types";
 import {
   embed,
   labelMap,
@@ -68,7 +68,7 @@ async function cachedFeatures(items: ImageItem[], model: string): Promise<{ feat
 const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
 const r4 = (x: number) => Math.round(x * 10000) / 10000;
 
-function scores(rankings: ReturnType<typeof rankAll>) {
+function scores(rankings: Ranking[]) {
   const ev = evaluate(rankings, { k: [10] });
   return { mAP: ev.mAP, p10: ev.precisionAtK[10] };
 }
@@ -131,14 +131,14 @@ export async function runLearnBench(): Promise<Record<string, unknown>> {
   try {
     const tf = await getTf();
     const { train, test, labels, trainLabels } = d;
-    const before = scores(rankAll(test, { metric: "cosine", k: Infinity, labels }));
+    const before = scores(await exactSearch(test, "loo", { kernel: "js", metric: "cosine", k: Infinity, labels }));
 
     const triplet = [];
     for (const seed of SEEDS) {
       const t0 = performance.now();
       const head = await trainTripletHead(train, trainLabels, { seed });
       const seconds = (performance.now() - t0) / 1000;
-      triplet.push({ ...scores(rankAll(embed(head, test), { metric: "cosine", k: Infinity, labels })), history: head.history, seconds });
+      triplet.push({ ...scores(await exactSearch(embed(head, test), "loo", { kernel: "js", metric: "cosine", k: Infinity, labels })), history: head.history, seconds });
       head.dispose();
     }
 

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { runDemo } from "../lib/pipeline/demo";
 import { scanFolder } from "../lib/prepare/scan";
 import { histogramFeatures } from "../lib/extract/histogram";
-import { rankAll } from "../lib/rank";
+import { exactSearch } from "../lib/rank";
 import { evaluate } from "../lib/evaluate";
 
 export async function runPipelineBench(): Promise<Record<string, unknown>> {
@@ -15,7 +15,7 @@ export async function runPipelineBench(): Promise<Record<string, unknown>> {
   const items = scanFolder(folder).items;
   const { features: hist } = await histogramFeatures(items);
   const labels = new Map(items.map((i) => [i.name, i.label as string]));
-  const ev = evaluate(rankAll(hist, { metric: "cosine", k: items.length - 1, labels }), { k: [5] });
+  const ev = evaluate(await exactSearch(hist, "loo", { kernel: "js", metric: "cosine", k: items.length - 1, labels }), { k: [5] });
   const p5 = report.precisionAtK ?? 0;
   return {
     backbone: report.settings.backbone,

@@ -6,10 +6,14 @@ import { expectOneOf, invalidOption } from "./errors";
 import { POOLINGS, type Pooling } from "./reduce/pool";
 import { RUNTIMES, type RuntimeName } from "./backbone/types";
 import { ENCODINGS, type Encoding } from "./rank/encoding";
+import { FEATURE_METRICS, type FeatureMetricName } from "./rank/metrics/index";
 
-/** Scores the pipeline ranks feature vectors by (image SSIM and dHash work on pixels: see lib/rank). */
-export const PIPELINE_METRICS = ["cosine", "euclidean", "sqeuclidean", "ssim-features", "ssim-over-euclidean"] as const;
-export type PipelineMetric = (typeof PIPELINE_METRICS)[number];
+/**
+ * Scores the pipeline ranks feature vectors by: the registered vector metrics usable on features
+ * (lib/rank/metrics; image SSIM and dHash work on pixels).
+ */
+export const PIPELINE_METRICS = FEATURE_METRICS;
+export type PipelineMetric = FeatureMetricName;
 
 export interface PipelineConfig {
   /** Backbone name: bundled (`nsfwjs/inception_v3`), zoo (`mobilenet_v1_0.75_224`), a model.json or .h5 path. */
@@ -33,7 +37,7 @@ export interface PipelineConfig {
   whiten: number;
   /**
    * Query expansion over the top n hits, weighted by similarity, with the database rows expanded the same
-   * way (alpha-QE with database-side augmentation, lib/rank/exact.ts); 0 turns both off.
+   * way (alpha-QE with database-side augmentation, lib/rank/rerank.ts); 0 turns both off.
    */
   queryExpansion: number;
   /**

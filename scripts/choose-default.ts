@@ -14,7 +14,7 @@ import { colorHistogram } from "../lib/extract/histogram";
 import { scanFolder } from "../lib/prepare/scan";
 import { makeFingerprint } from "../lib/fingerprint";
 import { fuseWithHistogram, l2normalize, postprocess } from "../lib/reduce";
-import { rankAll } from "../lib/rank";
+import { exactSearch } from "../lib/rank";
 import { evaluate } from "../lib/evaluate";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 
@@ -35,9 +35,9 @@ function firstPerClass(items: ImageItem[], fraction: number, cap: number): Image
   return out;
 }
 
-function score(m: FeatureMatrix, items: ImageItem[], k: number) {
+async function score(m: FeatureMatrix, items: ImageItem[], k: number) {
   const labels = new Map(items.map((i) => [i.name, i.label!]));
-  const ev = evaluate(rankAll(m, { metric: "cosine", k: m.ids.length - 1, labels }), { k: [k] });
+  const ev = evaluate(await exactSearch(m, "loo", { kernel: "js", metric: "cosine", k: m.ids.length - 1, labels }), { k: [k] });
   return { p: ev.precisionAtK[k], map: ev.mAP };
 }
 
@@ -66,7 +66,7 @@ async function main() {
       ];
       if (cand === candidates[0]) variants.push(["histogram only", hist]);
       for (const [v, m] of variants) {
-        const r = score(m, ex.items, s.k);
+        const r = await score(m, ex.items, s.k);
         const row = `| ${s.name} (${ex.items.length}) | ${v === "histogram only" ? "-" : cand} | ${v} | P@${s.k} ${r.p.toFixed(3)} | mAP ${r.map.toFixed(3)} | ${(ex.items.length / secs).toFixed(1)} img/s |`;
         process.stdout.write(row + "\n");
       }

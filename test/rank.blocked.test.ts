@@ -6,7 +6,7 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { makeFingerprint } from "../lib/fingerprint";
 import type { FeatureMatrix, Ranking } from "../lib/types";
-import { rankAll, rankQueries, topK } from "../lib/rank";
+import { exactSearch, topK } from "../lib/rank";
 import { averagePrecision, evaluate, rankAndEvaluate, ScoreRowAveragePrecision } from "../lib/evaluate/index";
 import { renderRecommendation } from "../lib/plot";
 import { ThumbnailCache } from "../lib/plot/thumbs";
@@ -45,7 +45,7 @@ function bruteOrder(s: ArrayLike<number>, hib: boolean, skip: number): number[] 
     .sort((a, b) => (key(a) > key(b) ? -1 : key(a) < key(b) ? 1 : a - b));
 }
 
-test("topK equals a full sort on rows with ties, NaN, -0 and infinities", () => {
+test("topK equals a full sort on rows with ties, NaN, -0 and infinities", async () => {
   const rand = lcg(7);
   const levels = [0, -0, 1, -1, 0.5, NaN, Infinity, -Infinity, 0.25];
   for (let trial = 0; trial < 200; trial++) {
@@ -58,7 +58,7 @@ test("topK equals a full sort on rows with ties, NaN, -0 and infinities", () => 
   }
 });
 
-test("AP from a score row equals AP over the sorted full ranking, to the last bit", () => {
+test("AP from a score row equals AP over the sorted full ranking, to the last bit", async () => {
   const rand = lcg(11);
   const levels = [0, -0, 1, -1, 0.5, NaN, Infinity, -Infinity, 0.25, 0.75];
   for (let trial = 0; trial < 300; trial++) {
@@ -83,7 +83,7 @@ test("blocked rank-and-evaluate equals evaluate() over full rankings, for any bl
   const k = [1, 3, 10];
   for (const metric of ["cosine", "euclidean", "ssim-features", "ssim-over-euclidean"] as const) {
     for (const qe of [0, 3]) {
-      const full = rankAll(m, { metric, k: Infinity, labels, queryExpansion: qe });
+      const full = await exactSearch(m, "loo", { metric, k: Infinity, labels, queryExpansion: qe });
       const want = evaluate(full, { k });
       for (const batch of [1, 4, 7, 53, 64]) {
         const got = await rankAndEvaluate(m, { metric, k, labels, queryExpansion: qe, batch, kernel: "js" });
@@ -101,7 +101,7 @@ test("blocked rank-and-evaluate with external queries, and on the ONNX Runtime k
   const { m: q, labels: qLabels } = tiedMatrix(9, 8, 6, "q");
   qLabels.set("q8", "unknown-class");
   for (const qe of [0, 2]) {
-    const full = rankQueries(db, q, { k: Infinity, labels, queryLabels: qLabels, queryExpansion: qe });
+    const full = await exactSearch(db, q, { k: Infinity, labels, queryLabels: qLabels, queryExpansion: qe });
     const want = evaluate(full, { k: [1, 5], dbLabels: labels, mode: "external" });
     for (const batch of [2, 5, 100]) {
       const got = await rankAndEvaluate(db, { k: [1, 5], labels, queries: q, queryLabels: qLabels, queryExpansion: qe, batch, kernel: "js" });
@@ -117,7 +117,7 @@ test("blocked rank-and-evaluate with external queries, and on the ONNX Runtime k
   assert.ok(Math.abs(js.evaluation!.precisionAtK[5] - ort.evaluation!.precisionAtK[5]) < 0.02);
 });
 
-test("evaluate() refuses precomputed AP without database labels or of the wrong length", () => {
+test("evaluate() refuses precomputed AP without database labels or of the wrong length", async () => {
   const r: Ranking = { query: "a", queryLabel: "x", hits: [], metric: "cosine", higherIsBetter: true };
   assert.throws(() => evaluate([r], { averagePrecision: [0.5] }), /averagePrecision/);
   assert.throws(() => evaluate([r], { averagePrecision: [], dbLabels: new Map([["a", "x"]]) }), /averagePrecision/);
@@ -131,7 +131,7 @@ test("real features of data/sample: blocked path equals the full rankings (defau
   const scan = scanFolder(path.join(__dirname, "../data/sample"));
   const pf = await computeFeatures(scan.items, {});
   const labels = new Map(pf.items.map((it) => [it.name, it.label!] as const));
-  const full = rankAll(pf.features, { k: Infinity, labels, queryExpansion: 10 });
+  const full = await exactSearch(pf.features, "loo", { k: Infinity, labels, queryExpansion: 10 });
   const got = await rankAndEvaluate(pf.features, { k: [1, 5, 10], labels, queryExpansion: 10, batch: 7 });
   assert.deepEqual(got.evaluation, evaluate(full, { k: [1, 5, 10] }));
   got.rankings.forEach((r, i) => assert.deepEqual(r.hits, full[i].hits.slice(0, 10)));

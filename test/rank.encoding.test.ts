@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { makeFingerprint } from "../lib/fingerprint";
 import { gaussian, seededRandom } from "../lib/random";
 import type { FeatureMatrix } from "../lib/types";
-import { rankQueries } from "../lib/rank/exact";
+import { exactSearch } from "../lib/rank/exact";
 import {
   bytesPerVector,
   checkEncodedVectors,
@@ -42,7 +42,7 @@ function matrix(data: Float32Array, d: number, prefix: string): FeatureMatrix {
   return { ids: Array.from({ length: n }, (_, i) => `${prefix}${i}`), dim: d, data, fingerprint: makeFingerprint({ backbone: "rand" }) };
 }
 
-test("float32 -> float16 bits: known values, ties to even, subnormals, overflow, NaN", () => {
+test("float32 -> float16 bits: known values, ties to even, subnormals, overflow, NaN", async () => {
   const cases: [number, number][] = [
     [0, 0x0000],
     [-0, 0x8000],
@@ -76,7 +76,7 @@ test("float32 -> float16 bits: known values, ties to even, subnormals, overflow,
   assert.equal(float16BitsToFloat32(0xfbff), -65504);
 });
 
-test("every finite float16 value round-trips exactly, and random float32 values go to the nearest float16", () => {
+test("every finite float16 value round-trips exactly, and random float32 values go to the nearest float16", async () => {
   const finite: number[] = [];
   for (let h = 0; h < 0x10000; h++) {
     const v = float16BitsToFloat32(h);
@@ -103,7 +103,7 @@ test("every finite float16 value round-trips exactly, and random float32 values 
   }
 });
 
-test("i8: fit, encode, decode; the error per dimension is at most scale / 2", () => {
+test("i8: fit, encode, decode; the error per dimension is at most scale / 2", async () => {
   const n = 500;
   const d = 24;
   const data = gaussianRows(n, d, 1);
@@ -127,7 +127,7 @@ test("i8: fit, encode, decode; the error per dimension is at most scale / 2", ()
   assert.ok(encodeI8(state, far, 1, d).every((c) => c === 127));
 });
 
-test("i8: a constant dimension gets scale 0, codes 0 and decodes exactly (no division by zero)", () => {
+test("i8: a constant dimension gets scale 0, codes 0 and decodes exactly (no division by zero)", async () => {
   const n = 50;
   const d = 5;
   const data = gaussianRows(n, d, 2);
@@ -151,7 +151,7 @@ test("i8: a constant dimension gets scale 0, codes 0 and decodes exactly (no div
   assert.deepEqual(Array.from(decodeVectors(one)), Array.from(data.subarray(0, d)));
 });
 
-test("NaN and Inf rows are found by findBadRows and refused by the encoders", () => {
+test("NaN and Inf rows are found by findBadRows and refused by the encoders", async () => {
   const d = 4;
   const data = gaussianRows(6, d, 3);
   data[1 * d + 2] = NaN;
@@ -163,7 +163,7 @@ test("NaN and Inf rows are found by findBadRows and refused by the encoders", ()
   assert.throws(() => fitI8(data, 6, d), /NaN or Infinity/);
 });
 
-test("bytes per vector, and malformed encoded vectors are refused", () => {
+test("bytes per vector, and malformed encoded vectors are refused", async () => {
   assert.equal(bytesPerVector("f32", 1280), 5120);
   assert.equal(bytesPerVector("f16", 1280), 2560);
   assert.equal(bytesPerVector("i8", 1280), 1280);
@@ -173,7 +173,7 @@ test("bytes per vector, and malformed encoded vectors are refused", () => {
   assert.throws(() => checkEncodedVectors({ ...encodeVectors("i8", gaussianRows(3, 4, 5), 3, 4), state: { scale: [1, 1], offset: [0, 0] } }), /i8 quantisation state/);
 });
 
-test("an encoding mismatch is refused, naming both encodings", () => {
+test("an encoding mismatch is refused, naming both encodings", async () => {
   const v = encodeForCosine("i8", gaussianRows(20, 8, 6), 20, 8);
   const index = EncodedIndex.create(v);
   assert.doesNotThrow(() => index.checkEncoding("i8"));
@@ -181,11 +181,11 @@ test("an encoding mismatch is refused, naming both encodings", () => {
   assert.throws(() => checkEncoding("f32", { encoding: "f16" }, "/x/index"), /\/x\/index: the vectors are encoded as f16 but f32 was asked for/);
 });
 
-test("f32 encoded search gives the same top-k, with the same scores, as rankQueries", async () => {
+test("f32 encoded search gives the same top-k, with the same scores, as exactSearch on the JS kernel", async () => {
   const d = 48;
   const db = matrix(gaussianRows(3000, d, 10), d, "img");
   const q = matrix(gaussianRows(17, d, 11), d, "q");
-  const want = rankQueries(db, q, { k: 10 });
+  const want = await exactSearch(db, q, { kernel: "js", k: 10 });
   // 700-row blocks: the scan crosses block boundaries as it does on large collections
   const index = EncodedIndex.create(encodeForCosine("f32", db.data, 3000, d), { blockRows: 700 });
   for (const batch of [1, 5, 64]) {
@@ -195,7 +195,7 @@ test("f32 encoded search gives the same top-k, with the same scores, as rankQuer
       assert.deepEqual(Array.from(h.scores), want[i].hits.map((x) => x.score), `batch ${batch} query ${i} scores`);
     });
   }
-  // ties go to the lower row, as in rankAll: a duplicated row ranks right after its original
+  // ties go to the lower row, as in exactSearch: a duplicated row ranks right after its original
   const dup = new Float32Array(db.data);
   dup.set(dup.subarray(0, d), 7 * d);
   const tie = EncodedIndex.create(encodeForCosine("f32", dup, 3000, d));

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeFingerprint } from "../lib/fingerprint";
 import type { FeatureMatrix } from "../lib/types";
-import { ExactIndex, HnswIndex, rankAll, rankAllFast, rankQueries } from "../lib/rank";
+import { ExactIndex, HnswIndex, exactSearch } from "../lib/rank";
 
 function randomMatrix(n: number, d: number, seed: number, prefix = "img"): FeatureMatrix {
   let s = seed;
@@ -17,8 +17,8 @@ function randomMatrix(n: number, d: number, seed: number, prefix = "img"): Featu
 test("ONNX Runtime kernel gives the same rankings as the JS kernel", async () => {
   const m = randomMatrix(300, 48, 1);
   for (const metric of ["cosine", "euclidean", "ssim-features"] as const) {
-    const js = rankAll(m, { metric, k: 10 });
-    const ort = await rankAllFast(m, { metric, k: 10, kernel: "onnx" });
+    const js = await exactSearch(m, "loo", { kernel: "js", metric, k: 10 });
+    const ort = await exactSearch(m, "loo", { metric, k: 10, kernel: "onnx" });
     for (let i = 0; i < js.length; i++) {
       assert.deepEqual(ort[i].hits.map((h) => h.id), js[i].hits.map((h) => h.id), `${metric} query ${i}`);
       ort[i].hits.forEach((h, j) => assert.ok(Math.abs(h.score - js[i].hits[j].score) < 1e-4));
@@ -29,7 +29,7 @@ test("ONNX Runtime kernel gives the same rankings as the JS kernel", async () =>
 test("ExactIndex serves repeated external queries, with query expansion, on both kernels", async () => {
   const db = randomMatrix(200, 16, 2);
   const q = randomMatrix(5, 16, 3, "q");
-  const want = rankQueries(db, q, { k: 5, queryExpansion: 2 });
+  const want = await exactSearch(db, q, { kernel: "js", k: 5, queryExpansion: 2 });
   for (const kernel of ["js", "onnx"] as const) {
     const index = await ExactIndex.create(db, { kernel });
     assert.equal(index.kernel, kernel);
@@ -39,15 +39,15 @@ test("ExactIndex serves repeated external queries, with query expansion, on both
     const again = await index.search(q, { k: 5, queryExpansion: 2 });
     again.forEach((r, i) => r.hits.forEach((h, j) => assert.ok(Math.abs(h.score - want[i].hits[j].score) < 1e-4)));
     const queryOnly = await index.search(q, { k: 5, queryExpansion: 2, augmentDatabase: false });
-    const wantQueryOnly = rankQueries(db, q, { k: 5, queryExpansion: 2, augmentDatabase: false });
+    const wantQueryOnly = await exactSearch(db, q, { kernel: "js", k: 5, queryExpansion: 2, augmentDatabase: false });
     assert.deepEqual(queryOnly.map((r) => r.hits.map((h) => h.id)), wantQueryOnly.map((r) => r.hits.map((h) => h.id)));
     await index.dispose();
   }
 });
 
-test("HNSW (usearch) finds nearly all exact neighbours on a small collection", () => {
+test("HNSW (usearch) finds nearly all exact neighbours on a small collection", async () => {
   const m = randomMatrix(400, 32, 4);
-  const exact = rankAll(m, { k: 5 });
+  const exact = await exactSearch(m, "loo", { kernel: "js", k: 5 });
   const h = HnswIndex.build(m, { expansionSearch: 128 });
   assert.equal(h.size, 400);
   const approx = h.search(m, { k: 5, leaveOneOut: true });

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { imageSsim, rankAll, rerankWithSsim, type PixelImage } from "../lib/rank";
+import { imageSsim, exactSearch, rerankWithSsim, type PixelImage } from "../lib/rank";
 import { makeFingerprint } from "../lib/fingerprint";
 import type { Ranking } from "../lib/types";
 
@@ -15,7 +15,7 @@ interface Fixture {
 const fixture: Fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/ssim-reference.json"), "utf8"));
 const img = (name: string): PixelImage => ({ data: Uint8Array.from(fixture.images[name]), width: fixture.width, height: fixture.height, channels: 3 });
 
-test("ssim.js 'original' matches scikit-image structural_similarity within 1e-3 (grey and colour)", () => {
+test("ssim.js 'original' matches scikit-image structural_similarity within 1e-3 (grey and colour)", async () => {
   for (const p of fixture.pairs) {
     const grey = imageSsim(img(p.a), img(p.b), { colour: "grey" });
     const colour = imageSsim(img(p.a), img(p.b), { colour: "colour" });
@@ -24,21 +24,21 @@ test("ssim.js 'original' matches scikit-image structural_similarity within 1e-3 
   }
 });
 
-test("ssim.js box-window variants differ from scikit-image's Gaussian SSIM (documented, not a bug)", () => {
+test("ssim.js box-window variants differ from scikit-image's Gaussian SSIM (documented, not a bug)", async () => {
   const p = fixture.pairs.find((x) => x.a === "gradient" && x.b === "gradient-noisy")!;
   const weber = imageSsim(img(p.a), img(p.b), { variant: "weber" });
   assert.ok(Math.abs(weber - p.grey) > 1e-3, `weber ${weber} vs ${p.grey}`);
 });
 
-test("ssim-image ranking and size checks", () => {
+test("ssim-image ranking and size checks", async () => {
   const names = ["waves", "checker", "waves-shifted"];
   const dim = fixture.width * fixture.height * 3;
   const data = new Float32Array(names.length * dim);
   names.forEach((n, i) => data.set(fixture.images[n], i * dim));
   const m = { ids: names, dim, data, fingerprint: makeFingerprint({ backbone: "pixels" }) };
-  const r = rankAll(m, { metric: "ssim-image", k: Infinity, image: { width: fixture.width, height: fixture.height, channels: 3 } });
+  const r = await exactSearch(m, "loo", { metric: "ssim-image", k: Infinity, image: { width: fixture.width, height: fixture.height, channels: 3 } });
   assert.deepEqual(r[0].hits.map((h) => h.id), ["waves-shifted", "checker"]);
-  assert.throws(() => rankAll(m, { metric: "ssim-image" }), /image shape/);
+  await assert.rejects(exactSearch(m, "loo", { metric: "ssim-image" }), /image shape/);
   const small: PixelImage = { data: new Uint8Array(5 * 5), width: 5, height: 5, channels: 1 };
   assert.throws(() => imageSsim(small, small), /at least 11 px/);
 });
@@ -68,7 +68,12 @@ test("pixelMatrix: one grey row per image at the asked size, ready for ssim-imag
   assert.deepEqual(image, { width: 32, height: 24, channels: 1 });
   assert.equal(features.dim, 24 * 32);
   assert.ok(features.data.every((v) => Number.isInteger(v) && v >= 0 && v <= 255));
-  const r = rankAll(features, { metric: "ssim-image", k: 2, image });
+  const r = await exactSearch(features, "loo", { metric: "ssim-image", k: 2, image });
   assert.equal(r[0].hits.length, 2);
   assert.ok(r[0].hits[0].score <= 1 && r[0].hits[0].score >= -1);
+  // the engine hands ssim-image's score rows to onRow like every vector metric's: rankAndEvaluate scores it
+  const { rankAndEvaluate, evaluate } = await import("../lib/evaluate/index");
+  const labels = new Map(items.map((it) => [it.name, it.name.replace(/\d.*$/, "")] as const));
+  const got = await rankAndEvaluate(features, { metric: "ssim-image", image, labels, k: [1, 2] });
+  assert.deepEqual(got.evaluation, evaluate(await exactSearch(features, "loo", { metric: "ssim-image", k: Infinity, image, labels }), { k: [1, 2] }));
 });

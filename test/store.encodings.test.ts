@@ -18,7 +18,7 @@ import { openSearchIndex, searchGraph } from "../lib/store/search-open";
 import { searchSource } from "../lib/store/search-files";
 import { decodeVectors } from "../lib/rank/encoding";
 import { encodeForCosine, normaliseRows } from "../lib/rank/encoded-search";
-import { ExactIndex, rankQueriesFast } from "../lib/rank/search";
+import { ExactIndex, exactSearch } from "../lib/rank/exact";
 import { SAMPLE_DIR, cbirSync, copySample, writeTinyModel } from "./fixtures/bad-images";
 
 const fp = makeFingerprint({ backbone: "fake", layer: "l1" });
@@ -155,7 +155,7 @@ test("refine re-scores with float32 rows read from the segments: the order of fl
   const s = openSearchIndex(dir);
   const full = openIndex(dir);
   const q = s.prepareQueries(queries(8));
-  const want = await rankQueriesFast(full.features, full.prepareQueries(queries(8)), { k: 5 });
+  const want = await exactSearch(full.features, full.prepareQueries(queries(8)), { k: 5 });
   const index = await ExactIndex.fromEncoded({ ids: s.ids, fingerprint: s.fingerprint, vectors: s.vectors(), rows: s.rows }, { refine: 4 });
   const got = await index.search(q, { k: 5 });
   got.forEach((r, i) => {
@@ -287,7 +287,7 @@ test("HNSW: written with its recall, used by search, rebuilt after a change and 
   assert.ok(!fs.existsSync(path.join(dir, "hnsw.usearch")), "--ann none removes the graph");
 });
 
-test("unknown --vectors / --ann values exit 2 with one error line before any work", () => {
+test("unknown --vectors / --ann values exit 2 with one error line before any work", async () => {
   const missing = path.join(work, "no-such-folder");
   for (const args of [["index", missing, "--vectors", "i4"], ["index", missing, "--ann", "kdtree"], ["query", missing, "x.png", "--vectors", "f64"], ["query", missing, "x.png", "--refine", "0"]]) {
     const r = cbirSync(args);
@@ -300,7 +300,7 @@ test("unknown --vectors / --ann values exit 2 with one error line before any wor
 });
 
 const haveSample = fs.existsSync(SAMPLE_DIR);
-test("cbir index --vectors i8 --ann hnsw, cbir query over the graph, --exact, --refine and a mismatched --vectors", { skip: haveSample ? false : "data/sample missing" }, () => {
+test("cbir index --vectors i8 --ann hnsw, cbir query over the graph, --exact, --refine and a mismatched --vectors", { skip: haveSample ? false : "data/sample missing" }, async () => {
   const model = writeTinyModel(path.join(work, "model"));
   const db = path.join(work, "db");
   const names = fs.readdirSync(SAMPLE_DIR).filter((n) => n.endsWith(".png")).sort();

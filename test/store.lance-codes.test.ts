@@ -11,7 +11,7 @@ import { LanceStore } from "../lib/store/lance-store";
 import { updateLanceIndex } from "../lib/store/lance-update";
 import { buildOrUpdateIndex } from "../lib/store/index-store";
 import { openSearchIndex } from "../lib/store/search-open";
-import { ExactIndex } from "../lib/rank/search";
+import { ExactIndex } from "../lib/rank/exact";
 import { float16BitsToFloat32, I8_MAX } from "../lib/rank/encoding";
 import type { FeatureMatrix } from "../lib/types";
 import { DIM, fakeExtractor, fp, makeFolder, scanItems, tmpdir, vectorOf } from "./lance.fixtures";

@@ -5,13 +5,14 @@
  * the n x (n - 1) ranking that evaluate() needs for mAP. P@k, recall@k, mAP, the per-class table and the
  * confusion table are the same numbers, to the last bit, as evaluate() over full rankings.
  */
-import { rankAllFast, rankQueriesFast, type FastRankOptions } from "../rank/search";
-import { higherIsBetter } from "../rank/metrics";
+import { exactSearch, type ExactSearchOptions } from "../rank/exact";
+import { ownRow } from "../rank/blocked";
+import { higherIsBetter } from "../rank/metrics/index";
 import type { FeatureMatrix, Ranking } from "../types";
 import { cutoffsOf, evaluate, type Evaluation } from "./evaluate";
 import { ScoreRowAveragePrecision } from "./metrics";
 
-export type RankEvaluateOptions = Omit<FastRankOptions, "k" | "labels" | "onRow"> & {
+export type RankEvaluateOptions = Omit<ExactSearchOptions, "k" | "labels" | "onRow"> & {
   /** P@k and recall@k cut-offs (default [1, 5, 10]). */
   k?: number[];
   /** Hits kept per query in the returned rankings (default: the largest cut-off). */
@@ -52,11 +53,11 @@ export async function rankAndEvaluate(db: FeatureMatrix, opts: RankEvaluateOptio
   const onRow = (qi: number, scores: Float32Array) => {
     const label = loo ? labels.get(db.ids[qi]) : opts.queryLabels?.get(q.ids[qi]);
     const rows = label === undefined ? undefined : relevant.get(label);
-    if (rows) ap[qi] = counter!.compute(scores, rows, hib, loo ? qi : -1);
+    if (rows) ap[qi] = counter!.compute(scores, rows, hib, ownRow(loo, qi));
   };
   const { k: _k, keep: _keep, queries: _q, evaluate: _e, ...rest } = opts;
-  const rankOpts: FastRankOptions = { ...rest, k: keep, labels, onRow: counter ? onRow : undefined };
-  const rankings = loo ? await rankAllFast(db, rankOpts) : await rankQueriesFast(db, q, rankOpts);
+  const rankOpts: ExactSearchOptions = { ...rest, k: keep, labels, onRow: counter ? onRow : undefined };
+  const rankings = await exactSearch(db, loo ? "loo" : q, rankOpts);
   const evaluation = scored ? evaluate(rankings, { k: ks, dbLabels: labels, mode: loo ? "leave-one-out" : "external", averagePrecision: ap }) : null;
   return { rankings, evaluation };
 }

@@ -11,6 +11,7 @@ import { getTf, tfModule } from "../backbone/tf";
 import { invalidOption } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import { topK } from "../rank/topk";
+import { ownRow } from "../rank/blocked";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Hit, Ranking } from "../types";
 import { classCodes, type LabelsInput } from "./data";
@@ -273,7 +274,7 @@ export function rankBySimilarity(head: SimilarityHead, db: FeatureMatrix, querie
   const matrix = leaveOneOut ? similarityMatrix(head, db, options.reporter) : undefined;
   for (let qi = 0; qi < q.ids.length; qi++) {
     const scores = matrix ? matrix.subarray(qi * n, (qi + 1) * n) : predictPairs(head, both, Array.from({ length: n }, (_, j) => ({ i: qi, j: offset + j })));
-    const idx = topK(scores, k, true, leaveOneOut ? qi : -1);
+    const idx = topK(scores, k, true, ownRow(leaveOneOut, qi));
     const hits: Hit[] = idx.map((j) => {
       const h: Hit = { id: db.ids[j], score: scores[j] };
       const l = options.labels?.get(db.ids[j]);

@@ -13,8 +13,8 @@ import { labelFromName } from "../prepare/labels";
 import { fsPath, readableName } from "../prepare/names";
 import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
 import { checkEncoding, checkEncodingName, type Encoding } from "../rank/encoding";
-import { ExactIndex, rankQueriesFast } from "../rank/search";
-import type { Metric } from "../rank/metrics";
+import { ExactIndex, exactSearch } from "../rank/exact";
+import type { Metric } from "../rank/metrics/index";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { buildOrUpdateIndex, type BuildResult } from "../store/index-store";
@@ -220,7 +220,7 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
     const queryExpansion = c.search.queryExpansion;
     rep.info(`search: ${search}`);
     if (graph) rankings = await searchGraph(index, q, { k, queryExpansion, refine, labels, queryLabels });
-    else if (index.features) rankings = await rankQueriesFast(index.features, q, { metric, k, labels, queryLabels, queryExpansion, reporter: opts.reporter });
+    else if (index.features) rankings = await exactSearch(index.features, q, { metric, k, labels, queryLabels, queryExpansion, reporter: opts.reporter });
     else {
       const exact = await ExactIndex.fromEncoded({ ids: index.ids, fingerprint: index.fingerprint, vectors: index.vectors(), rows: index.rows }, { labels, refine });
       try {

@@ -6,7 +6,7 @@
 import { resolveConfig, type ConfigInput, type PipelineConfig } from "../config";
 import { CbirError, expectOneOf } from "../errors";
 import { checkEncodingName } from "../rank/encoding";
-import { AUGMENT_MAX_ROWS, checkRefine } from "../rank/search";
+import { AUGMENT_MAX_ROWS, checkRefine } from "../rank/exact";
 import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { scanFolder } from "../prepare/scan";

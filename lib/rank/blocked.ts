@@ -1,12 +1,12 @@
 /**
- * The blocked all-pairs loop that every vector ranking runs through (rankAll / rankQueries, ExactIndex,
- * `cbir eval`, the demo). Queries are scored against the whole database one block of rows at a time; each
+ * The blocked all-pairs loop that every vector ranking runs through (the exact engine, exact.ts: `cbir
+ * eval`, the demo, the stores). Queries are scored against the whole database one block of rows at a time; each
  * score row is handed to the consumers (top-k selection, the neighbours of query expansion, average
  * precision over the full ranking) and then dropped. Memory is one block (batch x database scores) plus
  * what the consumers keep, O(n k) for top-k lists: no n x n ranking or score matrix is ever held.
  *
  * The dot products come from a `DotKernel`: the register-blocked JS loop (synchronous) or ONNX Runtime's
- * Gemm (asynchronous). The loop stays synchronous when its kernel is, so rankAll keeps a synchronous API.
+ * Gemm (asynchronous). The loop stays synchronous when its kernel is, so the engine's JS strategy can be.
  * Other kernels plug in here without touching the loop or its consumers: encoded-kernel.ts scores f16 / i8
  * codes of the prepared rows. With approximate dots, refine (RefinePass) re-scores each query's best
  * r x k candidates with exact float32 dot products of the prepared rows before the consumers see the row.
@@ -14,7 +14,7 @@
 import { CbirError, invalidOption } from "../errors";
 import type { FeatureMatrix, Hit, Ranking } from "../types";
 import { dotBlock } from "./kernel";
-import { dataRange, finishScores, higherIsBetter, prepareRows, type Metric, type RowStats, type ScoreContext, type VectorMetric } from "./metrics";
+import { dataRange, higherIsBetter, type Metric, type RowStats, type ScoreContext, type VectorMetric } from "./metrics/index";
 import type { OnnxDotProduct } from "./onnx-gemm";
 import { topK } from "./topk";
 
@@ -68,8 +68,8 @@ export interface ScoreInput {
 export function prepareSearch(db: FeatureMatrix, queries: FeatureMatrix, metric: VectorMetric, range?: number, preparedDb?: RowStats): ScoreInput {
   const d = db.dim;
   if (queries.dim !== d) throw invalidOption("query dimension", `${d} (the database's)`, queries.dim);
-  const dbStats = preparedDb ?? prepareRows(metric, db.data, db.ids.length, d);
-  const qStats = queries === db ? dbStats : prepareRows(metric, queries.data, queries.ids.length, d);
+  const dbStats = preparedDb ?? metric.prepare(db.data, db.ids.length, d);
+  const qStats = queries === db ? dbStats : metric.prepare(queries.data, queries.ids.length, d);
   return { db: dbStats, q: qStats, nDb: db.ids.length, nQ: queries.ids.length, d, metric, range: range ?? dataRange(db.data) };
 }
 
@@ -105,9 +105,8 @@ export function preparedRows(stats: RowStats, rows: Int32Array, d: number): Mayb
   });
 }
 
-/** The score context of query `qi` against database rows `cand` only (finishScores on a candidate list). */
+/** The score context of query `qi` against database rows `cand` only (VectorMetric.finish on a candidate list). */
 function candidateContext(ctx: ScoreContext, qi: number, cand: number[]): ScoreContext {
-  if (ctx.metric === "cosine") return ctx; // nothing to finish
   const one = (a?: Float64Array) => a?.subarray(qi, qi + 1);
   const pick = (a?: Float64Array) => (a ? Float64Array.from(cand, (j) => a[j]) : undefined);
   const { q, db } = ctx;
@@ -145,11 +144,11 @@ function placeRefined(row: Float32Array, cand: number[], exact: Float32Array, hi
 /** Refines the score rows of queries s..s+nb (finished kernel scores in `scores`, in place). */
 function refineBlock(input: ScoreInput, ctx: ScoreContext, scores: Float32Array, s: number, nb: number, pass: RefinePass): MaybePromise<void> {
   const { nDb, d } = input;
-  const hib = higherIsBetter(input.metric);
+  const hib = input.metric.higherIsBetter;
   const cands: number[][] = [];
   const slot = new Map<number, number>(); // database row -> its place among the rows read
   for (let i = 0; i < nb; i++) {
-    const c = topK(scores.subarray(i * nDb, (i + 1) * nDb), pass.factor * pass.hits, hib, pass.leaveOneOut ? s + i : -1);
+    const c = topK(scores.subarray(i * nDb, (i + 1) * nDb), pass.factor * pass.hits, hib, ownRow(pass.leaveOneOut, s + i));
     cands.push(c);
     for (const j of c) if (!slot.has(j)) slot.set(j, slot.size);
   }
@@ -167,8 +166,8 @@ function refineBlock(input: ScoreInput, ctx: ScoreContext, scores: Float32Array,
         for (let k = 0; k < d; k++) v += q[qo + k] * x[xo + k];
         exact[t] = v;
       }
-      finishScores(candidateContext(ctx, qi, c), exact, 0, 1, c.length);
-      placeRefined(scores.subarray(i * nDb, (i + 1) * nDb), c, exact, hib, pass.leaveOneOut ? qi : -1, mark);
+      ctx.metric.finish(candidateContext(ctx, qi, c), exact, 0, 1, c.length);
+      placeRefined(scores.subarray(i * nDb, (i + 1) * nDb), c, exact, hib, ownRow(pass.leaveOneOut, qi), mark);
     }
   });
 }
@@ -193,7 +192,7 @@ export function forEachScoreRow(
     progress?.(s + nb);
   };
   const finish = (s: number, nb: number, dots: Float32Array): MaybePromise<void> => {
-    finishScores(ctx, dots, s, nb, nDb);
+    ctx.metric.finish(ctx, dots, s, nb, nDb);
     if (!refine) return emit(s, nb, dots);
     return then(refineBlock(input, ctx, dots, s, nb, refine), () => emit(s, nb, dots));
   };
@@ -239,150 +238,11 @@ export function checkBatch(batch: number | undefined): number {
   return v;
 }
 
-/** The neighbours of each query row that query expansion adds, with their weights. */
-export interface Expansion {
-  neighbours: number[][];
-  weights: number[][];
-}
-
-/** Validates the expansion options; returns n (0 = off), alpha and whether the database is augmented. */
-export function expansionOptions(opts: { queryExpansion?: number; queryExpansionAlpha?: number; augmentDatabase?: boolean }): { n: number; alpha: number; augment: boolean } {
-  const n = opts.queryExpansion ?? 0;
-  if (!Number.isInteger(n) || n < 0) throw invalidOption("queryExpansion", "non-negative integer", opts.queryExpansion);
-  const alpha = opts.queryExpansionAlpha ?? 1;
-  if (!Number.isFinite(alpha) || alpha < 0) throw invalidOption("queryExpansionAlpha", "number >= 0", opts.queryExpansionAlpha);
-  const augment = opts.augmentDatabase ?? true;
-  if (typeof augment !== "boolean") throw invalidOption("augmentDatabase", "true or false", augment);
-  return { n, alpha, augment };
-}
-
-export function emptyExpansion(n: number): Expansion {
-  return { neighbours: new Array(n), weights: new Array(n) };
-}
-
-/** Progress units of one ranking run: one per scored query row, plus the database's own pass for DBA. */
-export function rankingWork(nQ: number, nDb: number, qe: number, augment: boolean, leaveOneOut: boolean): number {
-  if (qe === 0) return nQ;
-  return 2 * nQ + (augment && !leaveOneOut ? nDb : 0);
-}
-
-/** Records query qi's top-n neighbours from its score row (similarity weights for cosine, else 1). */
-export function recordExpansion(e: Expansion, qi: number, idx: number[], scores: Float32Array, metric: VectorMetric, alpha: number): void {
-  e.neighbours[qi] = idx;
-  e.weights[qi] = idx.map((j) => (metric === "cosine" ? Math.pow(Math.max(0, scores[j]), alpha) : 1));
-}
-
-/** Weighted mean of each query row and the rows of its hits (in the metric's prepared space). */
-export function expandQueries(q: RowStats, db: RowStats, d: number, e: Expansion): Float32Array {
-  const out = new Float32Array(e.neighbours.length * d);
-  e.neighbours.forEach((nb, i) => {
-    const o = i * d;
-    for (let k = 0; k < d; k++) out[o + k] = q.data[o + k];
-    let total = 1;
-    nb.forEach((j, t) => {
-      const w = e.weights[i][t];
-      total += w;
-      for (let k = 0; k < d; k++) out[o + k] += w * db.data[j * d + k];
-    });
-    const inv = 1 / total;
-    for (let k = 0; k < d; k++) out[o + k] *= inv;
-  });
-  return out;
-}
-
 /**
- * expandQueries when the database's prepared rows may be read on demand (RowStats.read): only the
- * neighbours' rows are read, once each.
+ * The leave-one-out convention, the one place it is spelled: with `leaveOneOut` the queries are the
+ * database's own rows and query i never sees database row i. Returns the row query `qi` skips, -1 for none
+ * (topK's `skip`).
  */
-export function expandQueriesFrom(q: RowStats, db: RowStats, d: number, e: Expansion): MaybePromise<Float32Array> {
-  if (!db.read) return expandQueries(q, db, d, e);
-  const slot = new Map<number, number>();
-  for (const nb of e.neighbours) for (const j of nb) if (!slot.has(j)) slot.set(j, slot.size);
-  const local: Expansion = { neighbours: e.neighbours.map((nb) => nb.map((j) => slot.get(j)!)), weights: e.weights };
-  return then(preparedRows(db, Int32Array.from(slot.keys()), d), (x) => expandQueries(q, { data: x }, d, local));
-}
-
-/** The database rows expanded with their own top n (itself excluded): database-side augmentation. */
-export function augmentDatabaseRows(db: FeatureMatrix, self: ScoreInput, kernel: DotKernel, batch: number, n: number, alpha: number, progress: (done: number) => void, refine?: number): MaybePromise<FeatureMatrix> {
-  const e = emptyExpansion(db.ids.length);
-  const hib = higherIsBetter(self.metric);
-  const pass = forEachScoreRow(self, kernel, batch, (i, s) => recordExpansion(e, i, topK(s, n, hib, i), s, self.metric, alpha), progress, refinePass(refine, n, true));
-  return then(pass, () => ({ ids: db.ids, dim: db.dim, data: expandQueries(self.q, self.db, self.d, e), fingerprint: db.fingerprint }));
-}
-
-export interface BlockedRankPlan {
-  metric: VectorMetric;
-  /** Hits kept per query. */
-  k: number;
-  batch: number;
-  kernel: DotKernel;
-  /**
-   * Refine r (default 1 = off): every pass re-scores each query's best r x (its hits) by the kernel's
-   * scores with exact float32 dots of the prepared rows (RefinePass). The neighbours of query expansion
-   * and DBA come from the refined rows too, and are averaged from the float32 rows.
-   */
-  refine?: number;
-  /** Query i skips database row i (the queries are the database). */
-  leaveOneOut: boolean;
-  /** Query expansion: n hits (0 = off), their weight exponent, database-side augmentation. */
-  expansion: { n: number; alpha: number; augment: boolean };
-  /** Prepared database rows and SSIM range, when the caller keeps them between searches. */
-  preparedDb?: RowStats;
-  range?: number;
-  /** The augmented database, when the caller caches it (ExactIndex); default: computed here. */
-  augmentedDb?: (self: ScoreInput, progress: (done: number) => void) => MaybePromise<FeatureMatrix>;
-  labels?: Map<string, string>;
-  queryLabels?: Map<string, string>;
-  /** Every query's full final score row, before it is dropped (streaming statistics such as AP). */
-  onRow?: (qi: number, scores: Float32Array) => void;
-  progress?: (done: number, total: number) => void;
-}
-
-/**
- * Top-k rankings of `queries` against `db` through the blocked loop: with query expansion, a first pass
- * finds each query's (and, for DBA with external queries, each database row's) top n, a second pass ranks
- * with the expanded vectors. Leave-one-out with DBA: the queries are the database, so their expanded rows
- * are the augmented database. Synchronous when the kernel is.
- */
-export function rankBlocked(db: FeatureMatrix, queries: FeatureMatrix, plan: BlockedRankPlan): MaybePromise<Ranking[]> {
-  const { metric, kernel, batch, leaveOneOut: loo, refine } = plan;
-  const { n: qe, alpha, augment } = plan.expansion;
-  const hib = higherIsBetter(metric);
-  const nQ = queries.ids.length;
-  const total = rankingWork(nQ, db.ids.length, qe, augment, loo);
-  const report = (offset: number) => (done: number) => plan.progress?.(offset + done, total);
-  const first = prepareSearch(db, queries, metric, plan.range, plan.preparedDb);
-
-  let input: MaybePromise<ScoreInput> = first;
-  if (qe > 0) {
-    const e = emptyExpansion(nQ);
-    const pass = forEachScoreRow(first, kernel, batch, (qi, s) => recordExpansion(e, qi, topK(s, qe, hib, loo ? qi : -1), s, metric, alpha), report(0), refinePass(refine, qe, loo));
-    input = then(pass, () => then(expandQueriesFrom(first.q, first.db, first.d, e), (expanded) => {
-      const q = { ids: queries.ids, dim: queries.dim, data: expanded, fingerprint: queries.fingerprint };
-      let base: MaybePromise<FeatureMatrix> = db;
-      if (augment && loo) base = q; // the queries are the database: same neighbours, same rows
-      else if (augment) {
-        const self = prepareSearch(db, db, metric, first.range, first.db);
-        base = plan.augmentedDb ? plan.augmentedDb(self, report(nQ)) : augmentDatabaseRows(db, self, kernel, batch, qe, alpha, report(nQ), refine);
-      }
-      // cosine rows are re-normalised by prepareSearch; other metrics compare the averaged vectors as they are
-      return then(base, (b) => prepareSearch(b, q, metric, first.range, b === db ? first.db : undefined));
-    }));
-  }
-  const qLabels = loo ? plan.labels : plan.queryLabels;
-  const out: Ranking[] = new Array(nQ);
-  return then(input, (final) => {
-    const pass = forEachScoreRow(
-      final,
-      kernel,
-      batch,
-      (qi, s) => {
-        out[qi] = toRanking(queries.ids[qi], topK(s, plan.k, hib, loo ? qi : -1), s, db.ids, metric, plan.labels, qLabels?.get(queries.ids[qi]));
-        plan.onRow?.(qi, s);
-      },
-      report(total - nQ),
-      refinePass(refine, plan.k, loo),
-    );
-    return then(pass, () => out);
-  });
+export function ownRow(leaveOneOut: boolean, qi: number): number {
+  return leaveOneOut ? qi : -1;
 }

@@ -1,6 +1,6 @@
 /**
- * A DotKernel (blocked.ts) over f16 or i8 codes, so the blocked all-pairs loop (ExactIndex, rankAllFast /
- * rankQueriesFast, `cbir eval`, the demo) can score compressed rows. The database array the loop hands
+ * A DotKernel (blocked.ts) over f16 or i8 codes, so the blocked all-pairs loop (exactSearch / ExactIndex,
+ * `cbir eval`, the demo) can score compressed rows. The database array the loop hands
  * over (its prepared rows: L2-normalised for cosine) is encoded once, on first sight, and its codes are
  * kept for as long as that array lives (a WeakMap on the array): later blocks and later searches over the
  * same array read the codes only. The i8 state is fitted on those prepared rows. ExactIndex.fromEncoded
@@ -11,29 +11,28 @@
  * kernel of wasm-i8.ts on the calling thread (the same exact integer dots, about 5x faster for one query). The same ONNX Runtime sessions and block sizes as
  * the encoded search (encoded-search.ts, onnx-encoded.ts).
  *
- * Metrics. Every metric of the loop is the kernel's dot products plus exact per-row statistics of the
- * prepared float32 rows (metrics.ts finishScores), so all of them run on codes: cosine (the one the
- * encodings were chosen and measured for), euclidean, sqeuclidean, ssim-features, ssim-over-euclidean and
- * dhash (0/1 values, exact in f16 and i8). Only ssim-image, which compares pixels without dot products,
- * cannot (ENCODED_METRICS).
+ * Metrics. Every vector metric (metrics/index.ts) is the kernel's dot products plus exact per-row
+ * statistics of the prepared float32 rows (VectorMetric.finish), so all of them run on codes: cosine (the
+ * one the encodings were chosen and measured for), the L2 family, the SSIM ones and dhash (0/1 values,
+ * exact in f16 and i8). Only ssim-image, which compares pixels without dot products, cannot (ENCODED_METRICS).
  */
 import { invalidOption } from "../errors";
 import type { MaybePromise, DotKernel } from "./blocked";
 import { BLOCK_ROWS } from "./encoded-search";
 import { checkEncodedVectors, encodeVectors, type EncodedVectors, type Encoding } from "./encoding";
 import { i8QueryCodes, transposeQueryCodes, uint8Codes } from "./i8-dot";
-import type { Metric, VectorMetric } from "./metrics";
+import { VECTOR_METRICS, isVectorMetric, type Metric, type VectorMetricName } from "./metrics/index";
 import { OnnxF16Dot, OnnxInt8Dot } from "./onnx-encoded";
 import { WasmI8Kernel } from "./wasm-i8";
 
-/** The metrics the blocked loop can score on f16 / i8 codes: the dot-product metrics (see the header). */
-export const ENCODED_METRICS = ["cosine", "euclidean", "sqeuclidean", "ssim-features", "ssim-over-euclidean", "dhash"] as const satisfies readonly VectorMetric[];
+/** The metrics the blocked loop can score on f16 / i8 codes: every vector metric (see the header). */
+export const ENCODED_METRICS: readonly VectorMetricName[] = VECTOR_METRICS;
 
 /** Refuses a metric the codes cannot score, naming the metric and the encoding. */
-export function checkEncodedMetric(metric: Metric, encoding: Encoding): VectorMetric {
-  if (encoding !== "f32" && !(ENCODED_METRICS as readonly string[]).includes(metric))
+export function checkEncodedMetric(metric: Metric, encoding: Encoding): VectorMetricName {
+  if (encoding !== "f32" && !isVectorMetric(metric))
     throw invalidOption("metric", `one of ${ENCODED_METRICS.join(", ")} with ${encoding} vectors (dot-product metrics; or vectors f32)`, metric);
-  return metric as VectorMetric;
+  return metric as VectorMetricName;
 }
 
 /** Codes of one database array, ready for its kernel. */

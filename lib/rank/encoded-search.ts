@@ -72,7 +72,7 @@ export interface EncodedIndexOptions {
 export const BLOCK_ROWS: Record<Encoding, number> = { f32: 16384, f16: 4096, i8: 8192 };
 /**
  * f32 re-scores this many candidates per hit with the in-order float32 dot product, so its scores and ties
- * are bit-identical to rankAll / ExactIndex on the JS kernel whatever order the kernel summed in.
+ * are bit-identical to exactSearch / ExactIndex on the JS kernel whatever order the kernel summed in.
  */
 const F32_RESCORE_FACTOR = 2;
 

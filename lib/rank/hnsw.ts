@@ -6,11 +6,13 @@
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { assertSameFingerprint } from "../fingerprint";
 import type { FeatureMatrix, Hit, Ranking } from "../types";
+import { ownRow } from "./blocked";
 import { ENCODINGS, type Encoding } from "./encoding";
-import { higherIsBetter } from "./metrics";
+import { HNSW_METRICS, vectorMetric, type HnswMetricName, type VectorMetric } from "./metrics/index";
 
-export const HNSW_METRICS = ["cosine", "euclidean", "sqeuclidean", "dhash"] as const;
-export type HnswMetric = (typeof HNSW_METRICS)[number];
+export { HNSW_METRICS };
+/** The metrics with a usearch distance (VectorMetric.usearch). */
+export type HnswMetric = HnswMetricName;
 
 export interface HnswOptions {
   /** Default "cosine". dhash bit vectors are searched with squared L2 (equal to Hamming on 0/1 values). */
@@ -44,6 +46,7 @@ export class HnswIndex {
     private readonly index: InstanceType<UsearchModule["Index"]>,
     readonly db: FeatureMatrix,
     readonly metric: HnswMetric,
+    private readonly scoring: VectorMetric,
     private readonly threads: number,
     private readonly labels: Map<string, string> | undefined,
     /** The scalars the graph stores. */
@@ -52,12 +55,13 @@ export class HnswIndex {
 
   static build(db: FeatureMatrix, opts: HnswOptions = {}): HnswIndex {
     const metric = expectOneOf("metric", opts.metric ?? "cosine", HNSW_METRICS);
+    const scoring = vectorMetric(metric);
     const threads = opts.threads ?? 1;
     const scalar = expectOneOf("quantization", opts.quantization ?? "f32", ENCODINGS);
     const us = loadUsearch();
     const index = new us.Index({
       dimensions: db.dim,
-      metric: metric === "cosine" ? us.MetricKind.Cos : us.MetricKind.L2sq,
+      metric: scoring.usearch!.kind === "cos" ? us.MetricKind.Cos : us.MetricKind.L2sq,
       quantization: { f32: us.ScalarKind.F32, f16: us.ScalarKind.F16, i8: us.ScalarKind.I8 }[scalar],
       connectivity: opts.connectivity ?? 16,
       expansion_add: opts.expansionAdd ?? 128,
@@ -69,7 +73,7 @@ export class HnswIndex {
       for (let i = 0; i < keys.length; i++) keys[i] = BigInt(i);
       index.add(keys, db.data, threads);
     }
-    return new HnswIndex(index, db, metric, threads, opts.labels, scalar);
+    return new HnswIndex(index, db, metric, scoring, threads, opts.labels, scalar);
   }
 
   get size(): number {
@@ -83,7 +87,8 @@ export class HnswIndex {
     if (!Number.isInteger(k) || k < 1) throw invalidOption("k", "positive integer (HNSW returns a top-k, not a full ranking)", opts.k);
     const loo = Boolean(opts.leaveOneOut);
     const want = Math.min(k + (loo ? 1 : 0), this.db.ids.length);
-    const hib = higherIsBetter(this.metric);
+    const hib = this.scoring.higherIsBetter;
+    const score = this.scoring.usearch!.score;
     const out: Ranking[] = [];
     const qLabels = loo ? this.labels : opts.queryLabels;
     for (let qi = 0; qi < queries.ids.length; qi++) {
@@ -91,12 +96,11 @@ export class HnswIndex {
       const hits: Hit[] = [];
       for (let j = 0; j < res.keys.length && hits.length < k; j++) {
         const row = Number(res.keys[j]);
-        if ((loo && row === qi) || row >= this.db.ids.length) continue;
-        const dist = res.distances[j];
-        const score = this.metric === "cosine" ? 1 - dist : this.metric === "euclidean" ? Math.sqrt(Math.max(0, dist)) : dist;
+        if (row === ownRow(loo, qi) || row >= this.db.ids.length) continue;
         const id = this.db.ids[row];
         const label = this.labels?.get(id);
-        hits.push(label === undefined ? { id, score } : { id, score, label });
+        const s = score(res.distances[j]);
+        hits.push(label === undefined ? { id, score: s } : { id, score: s, label });
       }
       const r: Ranking = { query: queries.ids[qi], hits, metric: `${this.metric}+hnsw`, higherIsBetter: hib };
       const ql = qLabels?.get(queries.ids[qi]);
@@ -119,6 +123,6 @@ export class HnswIndex {
     h.index.load(file);
     if (h.index.size() !== db.ids.length)
       throw new CbirError("E_INDEX_CORRUPT", `HNSW graph holds ${h.index.size()} vectors but the index has ${db.ids.length}.`, { file, fix: "delete the graph file; it is rebuilt." });
-    return new HnswIndex(h.index, db, h.metric, h.threads, opts.labels, h.scalar);
+    return new HnswIndex(h.index, db, h.metric, h.scoring, h.threads, opts.labels, h.scalar);
   }
 }

@@ -1,11 +1,31 @@
 /** Stage "rank": similarity scores, exact and approximate search, query expansion, SSIM and dHash. */
-export { METRICS, higherIsBetter, vectorSsim, dataRange, type Metric, type VectorMetric } from "./metrics";
-export { rankAll, rankQueries, type RankOptions } from "./exact";
+export {
+  METRICS,
+  VECTOR_METRICS,
+  FEATURE_METRICS,
+  IMAGE_METRICS,
+  registerMetric,
+  vectorMetric,
+  checkMetric,
+  isVectorMetric,
+  higherIsBetter,
+  vectorSsim,
+  dataRange,
+  type Metric,
+  type VectorMetric,
+  type VectorMetricName,
+  type FeatureMetricName,
+  type RegisteredMetricNames,
+  type RowStats,
+  type ScoreContext,
+} from "./metrics/index";
+export { exactSearch, ExactIndex, checkRefine, KERNELS, AUGMENT_MAX_ROWS, type Kernel, type ExactIndexOptions, type SearchOptions, type ExactSearchOptions } from "./exact";
+export { ownRow } from "./blocked";
+export { expansionOptions, expandQueries, recordExpansion, expansionWeight, rerankInput, type Expansion, type ExpansionPlan } from "./rerank";
 export { topK } from "./topk";
 export { dotBlock } from "./kernel";
 export { imageSsim, rerankWithSsim, SSIM_VARIANTS, SSIM_COLOURS, type SsimOptions, type SsimVariant, type SsimColour, type PixelImage, type SsimRerankOptions } from "./structural-similarity";
 export { dhashBits, dhashFeatures, hammingDistance, rgbToGrey } from "./dhash";
-export { ExactIndex, rankAllFast, rankQueriesFast, checkRefine, KERNELS, type Kernel, type ExactIndexOptions, type SearchOptions, type FastRankOptions } from "./search";
 export { OnnxDotProduct, gemmModelBytes } from "./onnx-gemm";
 export { HnswIndex, HNSW_METRICS, type HnswMetric, type HnswOptions } from "./hnsw";
 export { loadPixels, pixelLoader, pixelMatrix, type PixelOptions } from "./pixels";

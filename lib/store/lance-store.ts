@@ -46,7 +46,9 @@ import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
 import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type FittedPostJSON, type PostStep } from "../reduce/postprocess";
 import { checkEncodingName, checkI8State, type Codes, type EncodedVectors, type Encoding, type I8State } from "../rank/encoding";
 import { encodeForCosine, rowReader } from "../rank/encoded-search";
-import { AUGMENT_MAX_ROWS, checkRefine, ExactIndex, rankQueriesFast } from "../rank/search";
+import { AUGMENT_MAX_ROWS, checkRefine, ExactIndex, exactSearch } from "../rank/exact";
+import { higherIsBetter, vectorMetric } from "../rank/metrics/index";
+import { expandFromHits } from "../rank/rerank";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Hit, ImageItem, Ranking } from "../types";
 import { IMAGES_TABLE, parseStoreUri, type StoreUri } from "./store-uri";
@@ -879,9 +881,9 @@ export class LanceStore {
     if (!opts.forceLance && (await this.countRows()) <= AUGMENT_MAX_ROWS) {
       const all = await this.readAll();
       const common = { k, labels: all.labels, queryLabels: opts.queryLabels, queryExpansion: opts.queryExpansion ?? 0, reporter: opts.reporter };
-      if (encoding === "f32") return rankQueriesFast(all.features, q, { ...common, metric });
+      if (encoding === "f32") return exactSearch(all.features, q, { ...common, metric });
       // not optimized since --vectors was chosen: encoded here, as `cbir eval` does for fresh vectors
-      if (!all.codes) return rankQueriesFast(all.features, q, { ...common, metric, vectors: encoding, refine });
+      if (!all.codes) return exactSearch(all.features, q, { ...common, metric, vectors: encoding, refine });
       const f = all.features;
       const exact = await ExactIndex.fromEncoded({ ids: f.ids, fingerprint: q.fingerprint, vectors: all.codes, rows: rowReader(f.data, f.dim) }, { labels: all.labels, refine });
       try {
@@ -897,17 +899,8 @@ export class LanceStore {
       let vec = q.data.slice(i * q.dim, (i + 1) * q.dim);
       let hits = await this.nearest(vec, Math.max(k, qe), metric, indexType, opts, qe > 0);
       if (qe > 0) {
-        // alpha-QE on the query (alpha 1 for cosine, plain mean otherwise), then one more search
-        const sum = Float32Array.from(vec);
-        for (const h of hits.slice(0, qe)) {
-          const w = metric === "cosine" ? Math.max(0, h.score) : 1;
-          for (let j = 0; j < sum.length; j++) sum[j] += w * h.vector![j];
-        }
-        if (metric === "cosine") {
-          const norm = Math.hypot(...sum) || 1;
-          for (let j = 0; j < sum.length; j++) sum[j] /= norm;
-        } else for (let j = 0; j < sum.length; j++) sum[j] /= 1 + Math.min(qe, hits.length);
-        vec = sum;
+        // LanceDB compares the raw vectors by its cosine distance: the expanded query goes back at unit length
+        vec = expandFromHits(vec, hits, vectorMetric(metric), qe, metric === "cosine");
         hits = await this.nearest(vec, k, metric, indexType, opts, false);
       }
       const query = q.ids[i];
@@ -917,7 +910,7 @@ export class LanceStore {
         ...(label !== undefined ? { queryLabel: label } : {}),
         hits: hits.slice(0, k).map((h) => (opts.labels === false || h.label === undefined ? { id: h.id, score: h.score } : { id: h.id, score: h.score, label: h.label })),
         metric,
-        higherIsBetter: metric === "cosine",
+        higherIsBetter: higherIsBetter(metric),
       });
       reporterOf(opts.reporter).progress("rank", i + 1, q.ids.length);
     }

@@ -14,10 +14,11 @@ import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { extendFingerprint, sha256, type Fingerprint } from "../fingerprint";
 import { replaceFileAtomicSync, writeFileAtomicSync } from "../fsutil";
 import { checkEncodedVectors, checkEncodingName, decodeRows, decodeVectors, type Codes, type Encoding, type EncodedVectors } from "../rank/encoding";
-import { emptyExpansion, expandQueries, expansionOptions } from "../rank/blocked";
+import { expandQueries, expansionFromRankings, expansionOptions } from "../rank/rerank";
+import { vectorMetric } from "../rank/metrics/index";
 import { encodeForCosine, normaliseRows, rowReader, type RowReader } from "../rank/encoded-search";
 import { HnswIndex } from "../rank/hnsw";
-import { ExactIndex } from "../rank/search";
+import { ExactIndex } from "../rank/exact";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, Ranking } from "../types";
 import { CODES_PATTERN, HNSW_FILE, type IndexManifest } from "./manifest";
@@ -264,14 +265,8 @@ export async function searchGraph(s: GraphSource, queries: FeatureMatrix, opts: 
   const rowOf = new Map(s.ids.map((id, i) => [id, i] as const));
   let q = normaliseRows(queries.data, nQ, d);
   if (qe > 0) {
-    const first = graph.search(queries, { k: qe });
-    const e = emptyExpansion(nQ);
-    const rows: number[] = [];
-    first.forEach((r, i) => {
-      e.neighbours[i] = r.hits.map((h) => rows.push(rowOf.get(h.id)!) - 1);
-      e.weights[i] = r.hits.map((h) => Math.pow(Math.max(0, h.score), alpha));
-    });
-    q = normaliseRows(expandQueries({ data: q }, { data: decodeRows(s.vectors(), rows) }, d, e), nQ, d);
+    const { expansion, rows } = expansionFromRankings(graph.search(queries, { k: qe }), rowOf, vectorMetric("cosine"), alpha);
+    q = normaliseRows(expandQueries({ data: q }, { data: decodeRows(s.vectors(), rows) }, d, expansion), nQ, d);
   }
   // refine: float32 rows of the best refine x k; an i8 graph without refine: the codes of the best 4 x k
   const byCodes = refine === 1 && graph.scalar === "i8";
