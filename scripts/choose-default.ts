@@ -4,25 +4,21 @@
  * steakhouse set: the first half of each class of ../shared/data/malaysian_food7 (by sorted file name,
  * first 30 per class) and data/openclipart (first 8 per class; `npm run data:openclipart`).
  * Usage: node --import tsx scripts/choose-default.ts [model:layer ...]  (CHOOSE_RUNTIME=onnx, CHOOSE_WEIGHTS=0.25,0.5)
+ * Every variant is a row of one sweep() (lib/pipeline/sweep.ts): the shipped pipeline's own pooling,
+ * post-processing (centring, histogram fusion) and ranking, scored leave-one-out as `cbir eval` scores it.
  * Prints one Markdown table row per variant; bench/choose-default.md holds the results and the decision.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadBackbone } from "../lib/backbone";
-import { extractFeatures } from "../lib/extract/features";
-import { colorHistogram } from "../lib/extract/histogram";
+import type { PipelineConfig } from "../lib/config";
+import { sweep } from "../lib/pipeline/sweep";
 import { scanFolder } from "../lib/prepare/scan";
-import { makeFingerprint } from "../lib/fingerprint";
-import { fuseWithHistogram, l2normalize, postprocess } from "../lib/reduce";
-import { exactSearch } from "../lib/rank";
-import { evaluate } from "../lib/evaluate";
-import type { FeatureMatrix, ImageItem } from "../lib/types";
+import type { ImageItem } from "../lib/types";
 
 const ROOT = path.resolve(__dirname, "..");
-/** Histogram fusion weights tried (CHOOSE_WEIGHTS=0.25,0.5 to change). */
-const WEIGHTS = (process.env.CHOOSE_WEIGHTS ?? "0.25,0.5,1").split(",").map(Number);
 const FOOD7 = path.resolve(ROOT, "../shared/data/malaysian_food7");
 const CLIPART = path.join(ROOT, "data/openclipart");
+const CANDIDATES = ["nsfwjs/mobilenet_v2:out_relu", "nsfwjs/mobilenet_v2:block_13_expand_relu", "nsfwjs/mobilenet_v2_mid:Conv_1", "nsfwjs/inception_v3:mixed9", "nsfwjs/inception_v3:mixed10", "nsfwjs/inception_v3:mixed8"];
 
 function firstPerClass(items: ImageItem[], fraction: number, cap: number): ImageItem[] {
   const by = new Map<string, ImageItem[]>();
@@ -35,43 +31,27 @@ function firstPerClass(items: ImageItem[], fraction: number, cap: number): Image
   return out;
 }
 
-async function score(m: FeatureMatrix, items: ImageItem[], k: number) {
-  const labels = new Map(items.map((i) => [i.name, i.label!]));
-  const ev = evaluate(await exactSearch(m, "loo", { kernel: "js", metric: "cosine", k: m.ids.length - 1, labels }), { k: [k] });
-  return { p: ev.precisionAtK[k], map: ev.mAP };
-}
+const variant = (s: Readonly<PipelineConfig>) => (s.histogramWeight > 0 ? `center+hist${s.histogramWeight}` : s.center ? "center+l2" : "l2");
 
 async function main() {
+  // read here, when used: histogram fusion weights tried and the runtime
+  const weights = (process.env.CHOOSE_WEIGHTS ?? "0.25,0.5,1").split(",").map(Number);
+  const runtime: PipelineConfig["runtime"] = process.env.CHOOSE_RUNTIME === "onnx" ? "onnx" : "tfjs";
   const sets: { name: string; items: ImageItem[]; k: number }[] = [];
   if (fs.existsSync(FOOD7)) sets.push({ name: "food7-tune", items: firstPerClass(scanFolder(FOOD7).items, 0.5, 30), k: 10 });
   if (fs.existsSync(CLIPART)) sets.push({ name: "openclipart", items: firstPerClass(scanFolder(CLIPART).items, 1, 8), k: 5 });
-  const candidates = process.argv.slice(2).length
-    ? process.argv.slice(2)
-    : ["nsfwjs/mobilenet_v2:out_relu", "nsfwjs/mobilenet_v2:block_13_expand_relu", "nsfwjs/mobilenet_v2_mid:Conv_1", "nsfwjs/inception_v3:mixed9", "nsfwjs/inception_v3:mixed10", "nsfwjs/inception_v3:mixed8"];
+  const candidates = process.argv.slice(2).length ? process.argv.slice(2) : CANDIDATES;
   for (const cand of candidates) {
     const [model, layer] = cand.split(":");
-    const bb = await loadBackbone(model, { layer, runtime: process.env.CHOOSE_RUNTIME === "onnx" ? "onnx" : "tfjs" });
     for (const s of sets) {
-      const t0 = performance.now();
-      const ex = await extractFeatures(bb, s.items, { pooling: "gap", histogram: (rgb) => colorHistogram(rgb, 8) });
-      const secs = (performance.now() - t0) / 1000;
-      const hist: FeatureMatrix = { ids: ex.features.ids, dim: 512, data: new Float32Array(ex.histograms!.length * 512), fingerprint: makeFingerprint({ backbone: "hist" }) };
-      ex.histograms!.forEach((h, i) => hist.data.set(h, i * 512));
-      const raw = postprocess(ex.features, ["l2"]).features;
-      const cen = postprocess(ex.features, ["center", "l2"]).features;
-      const variants: [string, FeatureMatrix][] = [
-        ["l2", raw],
-        ["center+l2", cen],
-        ...WEIGHTS.map((w): [string, FeatureMatrix] => [`center+hist${w}`, l2normalize(fuseWithHistogram(cen, hist, { weight: w }))]),
-      ];
-      if (cand === candidates[0]) variants.push(["histogram only", hist]);
-      for (const [v, m] of variants) {
-        const r = await score(m, ex.items, s.k);
-        const row = `| ${s.name} (${ex.items.length}) | ${v === "histogram only" ? "-" : cand} | ${v} | P@${s.k} ${r.p.toFixed(3)} | mAP ${r.map.toFixed(3)} | ${(ex.items.length / secs).toFixed(1)} img/s |`;
-        process.stdout.write(row + "\n");
-      }
+      const rows = await sweep(s.items, {
+        base: { model, layer, runtime, pooling: "gap", metric: "cosine", whiten: 0, queryExpansion: 0 },
+        // the fused rows centre both blocks, as the shipped fusion step does
+        extra: [{ center: false, histogramWeight: 0 }, { center: true, histogramWeight: 0 }, ...weights.map((w) => ({ center: true, histogramWeight: w }))],
+      }, { k: [s.k] });
+      for (const r of rows)
+        process.stdout.write(`| ${s.name} (${s.items.length}) | ${cand} | ${variant(r.settings)} | P@${s.k} ${r.evaluation.precisionAtK[s.k].toFixed(3)} | mAP ${r.evaluation.mAP.toFixed(3)} |\n`);
     }
-    bb.dispose();
   }
 }
 main();
