@@ -6,15 +6,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 
-export const OPENCLIPART_ROOT = process.env.OPENCLIPART_ROOT ?? "/usr/share/openclipart/png";
-
 export function requireOpenclipart(): string {
-  if (!fs.existsSync(OPENCLIPART_ROOT)) {
+  // read when used: a test or a caller may set it after this module loads
+  const root = process.env.OPENCLIPART_ROOT ?? "/usr/share/openclipart/png";
+  if (!fs.existsSync(root)) {
     throw new Error(
-      `${OPENCLIPART_ROOT} not found. Fix: install Debian's public-domain clip art with 'sudo apt-get install openclipart-png' (or set OPENCLIPART_ROOT).`,
+      `${root} not found. Fix: install Debian's public-domain clip art with 'sudo apt-get install openclipart-png' (or set OPENCLIPART_ROOT).`,
     );
   }
-  return OPENCLIPART_ROOT;
+  return root;
 }
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
