@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
 import { expectOneOf, invalidOption } from "../errors";
 import { checkEncodingName, ENCODINGS } from "../rank/encoding";
+import { checkRefine } from "../rank/exact";
 import { checkOutputDir } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { readableName, resolveTypedPath } from "../prepare/names";
@@ -48,8 +49,7 @@ export function register(program: Command): void {
       .option("--layout <layout>", `recommendation figure: ${RECOMMENDATION_LAYOUTS.join(" | ")} (grid: query above its hits; row: "Rank #1..#k" on one line)`, "grid"),
   ).action(async (index: string, images: string[], opts: Record<string, unknown>, cmd: Command) => {
     const vectors = opts.vectors === undefined ? undefined : checkEncodingName(opts.vectors);
-    const refine = numberArg("refine", opts.refine, true);
-    if (refine < 1) throw invalidOption("refine", "integer >= 1 (1 = off)", opts.refine);
+    const refine = checkRefine(numberArg("refine", opts.refine, true));
     if (isLanceUri(index)) {
       if (opts.exact) throw invalidOption("exact", `not for the Lance table ${index} (it has no HNSW graph of its own: tables up to 20,000 rows are searched exactly, larger ones by LanceDB's vector index)`, "--exact");
       if (opts.figures !== false) checkOutputDir(String(opts.out));

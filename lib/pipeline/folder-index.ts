@@ -6,14 +6,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveConfig, type ConfigInput, type PipelineConfig } from "../config";
-import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
+import { CbirError, expectOneOf, isCbirError } from "../errors";
 import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
 import { fsPath, readableName } from "../prepare/names";
 import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
 import { checkEncoding, checkEncodingName, type Encoding } from "../rank/encoding";
-import { ExactIndex, exactSearch } from "../rank/exact";
+import { checkRefine, ExactIndex, exactSearch } from "../rank/exact";
 import type { Metric } from "../rank/metrics/index";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
@@ -179,8 +179,7 @@ export async function writeQueryFigures(rankings: Ranking[], queries: ImageItem[
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
   const rep = reporterOf(opts.reporter);
   if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
-  const refine = opts.refine ?? 1;
-  if (!Number.isInteger(refine) || refine < 1) throw invalidOption("refine", "integer >= 1 (1 = off)", opts.refine);
+  const refine = checkRefine(opts.refine);
   // the index's recorded settings, then the ones the command gave: resolved once, before the index is
   // opened or any image read, so a bad value is the one error
   const recorded = (readManifest(indexDir)?.config ?? {}) as Partial<PipelineConfig>;
