@@ -69,8 +69,13 @@ test("dhash: bits from neighbour differences and Hamming ranking", async () => {
   assert.deepEqual(r[0].hits.map((h) => h.score), [1, 2]);
 });
 
-test("every metric has a direction", async () => {
-  for (const m of METRICS) assert.equal(typeof higherIsBetter(m), "boolean");
+test("every metric ranks in its own direction: similarities high first, distances low first", async () => {
+  const expected: Record<string, boolean> = { cosine: true, euclidean: false, sqeuclidean: false, "ssim-features": true, "ssim-over-euclidean": true, dhash: false, "ssim-image": true };
+  for (const m of METRICS) if (m in expected) assert.equal(higherIsBetter(m), expected[m], m);
+  assert.deepEqual(Object.keys(expected).filter((m) => !(METRICS as readonly string[]).includes(m)), [], "every built-in metric is registered");
+  // and the ranking follows it: the nearer row comes first under a distance and a similarity alike
+  const m = mat([[1, 0], [0.9, 0.1], [0, 1]]);
+  for (const metric of ["cosine", "euclidean"] as const) assert.deepEqual(ids((await exactSearch(m, "loo", { metric, k: 1 }))[0]), ["r1"], metric);
   assert.throws(() => higherIsBetter("manhattan" as never), /Expected one of cosine/);
 });
 
