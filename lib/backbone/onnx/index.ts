@@ -20,11 +20,11 @@ import { reporterOf, type Reporter } from "../../report";
 import type { Backbone, BackboneMeta } from "../types";
 import { onnxCacheFile } from "./cache";
 import { writeFileAtomicSync } from "../../fsutil";
-import { exportLayersModel, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "./export";
+import { exportLayersModel, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "../../onnx/export";
 import { openInProcess, openInWorker, type OrtRunner } from "./session";
 
-export { exportLayersModel, EXPORTER_VERSION, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "./export";
-export { EXPORTABLE_LAYERS, type ExportableLayer } from "./layers";
+export { exportLayersModel, EXPORTER_VERSION, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "../../onnx/export";
+export { EXPORTABLE_LAYERS, type ExportableLayer } from "../../onnx/layers";
 export { BatchTuner, type BatchTunerOptions } from "./batch";
 export { onnxCacheFile, onnxCacheKey, cbirCacheDir, type OnnxCacheKeyParts } from "./cache";
 
