@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { getTf } from "../lib/backbone/tf";
-import { BatchTuner, createOnnxBackbone, onnxCacheFile } from "../lib/backbone/onnx";
+import { BatchTuner, createOnnxBackbone, onnxCacheFile, ortLoader, resetOnnxRuntime } from "../lib/backbone/onnx/index";
 import { isCbirError } from "../lib/errors";
 import { FIXTURE_SIZE as SIZE, cut, fixtureMeta as meta, inputs, mobileLike, seedWeights } from "./onnx.fixtures";
 
@@ -123,4 +123,29 @@ test("BatchTuner tries each size, ignores each size's first batch, then keeps th
   assert.equal(Math.round(tuner.measured()[4]), 100);
   assert.deepEqual(new BatchTuner({ candidates: [4, 8, 16, 32], max: 10 }).largest, 8);
   assert.throws(() => new BatchTuner({ candidates: [0] }), (e: unknown) => isCbirError(e) && e.code === "E_BAD_OPTION");
+});
+
+test("an ONNX Runtime that cannot load is E_NO_RUNTIME naming the fix, not an unsupported layer", async () => {
+  const tf = await getTf();
+  const model = cut(tf, mobileLike(tf, SIZE), "m_add");
+  const saved = ortLoader.load;
+  ortLoader.load = () => {
+    throw new Error("Cannot find module 'onnxruntime-node'\nRequire stack: ...");
+  };
+  resetOnnxRuntime();
+  try {
+    await assert.rejects(createOnnxBackbone(model, meta("fixture:no_runtime", model, "none")), (e: unknown) => {
+      assert.ok(isCbirError(e));
+      assert.equal(e.code, "E_NO_RUNTIME");
+      assert.match(e.message, /ONNX Runtime \(onnxruntime-node\) cannot be loaded \(Cannot find module 'onnxruntime-node'\)/);
+      assert.match(e.message, /npm ci/);
+      assert.match(e.message, /--runtime tfjs/);
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+  } finally {
+    ortLoader.load = saved;
+    resetOnnxRuntime();
+    model.dispose();
+  }
 });

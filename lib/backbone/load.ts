@@ -89,14 +89,17 @@ export async function loadBackbone(name: string, options: LoadBackboneOptions = 
   }
   rep.log(`backbone ${resolved.id} cut at ${s.layer}: output ${meta.outputShape.join("x")}`);
   if (s.runtime === "onnx") {
-    const onnx = await tryOnnx(model, meta, options.reporter);
+    const onnx = await tryOnnx(model, meta, options.reporter, options.runtime === undefined);
     if (onnx) return onnx;
   }
   return layersBackbone(tf, model, meta);
 }
 
-/** The ONNX runtime when it can export this model; undefined (with a notice naming why) otherwise. */
-async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter?: Reporter): Promise<Backbone | undefined> {
+/**
+ * The ONNX runtime when it can export this model; undefined (with a notice naming why) otherwise. A missing
+ * ONNX Runtime falls back only when no runtime was asked for: `runtime: "onnx"` then fails with E_NO_RUNTIME.
+ */
+async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter: Reporter | undefined, byDefault: boolean): Promise<Backbone | undefined> {
   const rep = reporterOf(reporter);
   try {
     const backbone = await createOnnxBackbone(model, meta, reporter);
@@ -105,6 +108,10 @@ async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter?
   } catch (e) {
     if (isCbirError(e) && e.code === "E_UNSUPPORTED_LAYER") {
       rep.warn(`cannot run ${meta.id} with ONNX (${e.message.replace(/ Fix: .*$/s, "")}); running it with tfjs.`);
+      return undefined;
+    }
+    if (byDefault && isCbirError(e) && e.code === "E_NO_RUNTIME") {
+      rep.warn(`${e.message.replace(/ Fix: .*$/s, "")} Running ${meta.id} with tfjs.`);
       return undefined;
     }
     model.dispose();

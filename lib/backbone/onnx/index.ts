@@ -63,19 +63,28 @@ export interface OnnxBackbone extends Backbone {
 
 let ortModule: typeof Ort | undefined;
 
-/** onnxruntime-node, loaded on first use; a missing native runtime is reported so callers fall back to tfjs. */
-function loadOrt(): typeof Ort {
+/** How onnxruntime-node is loaded; a seam so tests can simulate a missing native runtime. */
+export const ortLoader: { load(): typeof Ort } = {
+  load: () => require("onnxruntime-node") as typeof Ort,
+};
+
+/** onnxruntime-node, loaded on first use; when it cannot load, E_NO_RUNTIME says so and how to mend it. */
+export function loadOnnxRuntime(): typeof Ort {
   if (ortModule) return ortModule;
   try {
-    ortModule = require("onnxruntime-node") as typeof Ort;
+    ortModule = ortLoader.load();
     return ortModule;
   } catch (e) {
-    // E_UNSUPPORTED_LAYER is the code loadBackbone answers with a fallback to tfjs.
-    throw new CbirError("E_UNSUPPORTED_LAYER", `ONNX Runtime cannot be loaded (${String((e as Error).message).split("\n")[0]}).`, {
-      fix: "reinstall onnxruntime-node (npm ci), or use the tfjs runtime.",
+    throw new CbirError("E_NO_RUNTIME", `ONNX Runtime (onnxruntime-node) cannot be loaded (${String((e as Error)?.message ?? e).split("\n")[0]}).`, {
+      fix: "reinstall onnxruntime-node (npm ci), or use --runtime tfjs.",
       cause: e,
     });
   }
+}
+
+/** Forgets the loaded runtime, so the next use goes through `ortLoader` again (tests). */
+export function resetOnnxRuntime(): void {
+  ortModule = undefined;
 }
 
 function sessionOptions(threads: number, spinWait: boolean): Ort.InferenceSession.SessionOptions {
@@ -109,7 +118,7 @@ export async function createOnnxBackbone(
   if (!Number.isInteger(threads) || threads < 1 || threads > 256)
     throw opts.threads === undefined ? invalidOption("CBIR_ONNX_THREADS", "integer from 1 to 256", fromEnv) : invalidOption("threads", "integer from 1 to 256", opts.threads);
   checkMeta(model, meta);
-  const ort = loadOrt();
+  const ort = loadOnnxRuntime();
   const options = sessionOptions(threads, opts.spinWait ?? false);
   // Without a weights hash two different weight sets would share a cache entry: export afresh instead.
   const cacheable = Boolean(meta.weightsHash) && meta.weightsHash !== "none";
