@@ -12,7 +12,7 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { getTf } from "../lib/backbone/tf";
 import { loadBackbone, listLayers, resolveModel } from "../lib/backbone/index";
-import { exportLayersModel } from "../lib/onnx/index";
+import { exportLayersModel, serializeModel } from "../lib/onnx/index";
 import { extractFeatures } from "../lib/extract/features";
 import { preprocessPixels } from "../lib/backbone/preprocess";
 import { decodeImage } from "../lib/prepare/decode";
@@ -98,6 +98,40 @@ test("`cbir layers model.onnx` lists its outputs; a corrupt .onnx is one error l
     assert.match(lines[0], /^error: /);
     assert.ok(lines[0].includes(bad), lines[0]);
     assert.match(lines[0], /not a readable ONNX model/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an NCHW .onnx input gets each NHWC batch transposed; open spatial dims default to 224", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cbir-onnx-nchw-"));
+  try {
+    // NCHW in, Transpose back to NHWC out: the output must equal the NHWC batch the backbone was given.
+    const bytes = serializeModel(
+      {
+        name: "nchw_identity",
+        nodes: [{ op: "Transpose", inputs: ["pixels"], outputs: ["nhwc"], name: "t", attributes: { perm: [0, 2, 3, 1] } }],
+        initializers: [],
+        input: { name: "pixels", dims: ["batch", 3, "h", "w"] },
+        output: { name: "nhwc", dims: ["batch", "h", "w", 3] },
+      },
+      "test",
+    );
+    const file = path.join(dir, "nchw.onnx");
+    fs.writeFileSync(file, bytes);
+    const resolved = await resolveModel(file);
+    assert.equal(resolved.kind, "onnx");
+    if (resolved.kind !== "onnx") return;
+    assert.equal(resolved.input.layout, "NCHW");
+    assert.deepEqual(resolved.defaults.inputSize, [224, 224]);
+    const backbone = await loadBackbone(file, { inputSize: [8, 10] });
+    try {
+      assert.deepEqual(backbone.outputShape, [8 * 10 * 3]);
+      const batch = Float32Array.from({ length: 2 * 8 * 10 * 3 }, (_, i) => i);
+      assert.deepEqual(await backbone.infer(batch, 2), batch);
+    } finally {
+      backbone.dispose();
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
