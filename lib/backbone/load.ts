@@ -1,6 +1,6 @@
 /**
  * The public entry points: `loadBackbone(name, options)`, `listLayers`, `truncateAt`, `loadLayersModel`.
- * A name is resolved to a source (resolve.ts), built up to the cut layer only, and wrapped in a Backbone
+ * A name is resolved by the first matching source (sources/index.ts), built up to the cut layer only, and wrapped in a Backbone
  * for the chosen runtime. Options merge field by field over the model's documented defaults.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
