@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { getTf } from "../lib/backbone/tf";
 import { BatchTuner, createOnnxBackbone, onnxCacheFile, ortLoader, resetOnnxRuntime } from "../lib/backbone/onnx/index";
 import { isCbirError } from "../lib/errors";
+import { loadBackbone } from "../lib/backbone/load";
 import { FIXTURE_SIZE as SIZE, cut, fixtureMeta as meta, inputs, mobileLike, seedWeights } from "./onnx.fixtures";
 
 test("exports are cached by model, weights, layer and size; a corrupt cache file is replaced", async () => {
@@ -147,5 +148,28 @@ test("an ONNX Runtime that cannot load is E_NO_RUNTIME naming the fix, not an un
     ortLoader.load = saved;
     resetOnnxRuntime();
     model.dispose();
+  }
+});
+
+test("loadBackbone without ONNX Runtime: runs tfjs with a notice by default, E_NO_RUNTIME when onnx was asked for", async () => {
+  const saved = ortLoader.load;
+  ortLoader.load = () => {
+    throw new Error("Cannot find module 'onnxruntime-node'");
+  };
+  resetOnnxRuntime();
+  const options = { weights: "random", seed: 1, widthScale: 1 / 16, inputSize: 32, layer: "block_1_project" };
+  try {
+    const warnings: string[] = [];
+    const b = await loadBackbone("keras/mobilenet_v2", { ...options, reporter: { notice: (n) => warnings.push(n.message) } });
+    try {
+      assert.equal(b.runtime, "tfjs");
+      assert.ok(warnings.some((w) => /ONNX Runtime \(onnxruntime-node\) cannot be loaded/.test(w) && /Running keras:mobilenet_v2\S* with tfjs/.test(w)), warnings.join("\n"));
+    } finally {
+      b.dispose();
+    }
+    await assert.rejects(loadBackbone("keras/mobilenet_v2", { ...options, runtime: "onnx" }), (e: unknown) => isCbirError(e) && e.code === "E_NO_RUNTIME");
+  } finally {
+    ortLoader.load = saved;
+    resetOnnxRuntime();
   }
 });
