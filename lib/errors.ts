@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   "E_UNKNOWN_MODEL", // backbone name not known
   "E_UNKNOWN_LAYER", // cut layer not in the model
   "E_UNSUPPORTED_LAYER", // layer type the loader or exporter cannot handle
+  "E_NO_RUNTIME", // the native runtime asked for (onnxruntime-node) cannot be loaded
   "E_WEIGHTS_MISMATCH", // .h5 weights do not fit the architecture
   "E_FINGERPRINT_MISMATCH", // vectors from different pipelines would be mixed
   "E_INDEX_CORRUPT", // index or cache file fails its checksum

@@ -9,8 +9,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { getTf } from "../lib/backbone/tf";
-import { BatchTuner, createOnnxBackbone, onnxCacheFile } from "../lib/backbone/onnx";
+import { BatchTuner, createOnnxBackbone, onnxCacheFile, ortLoader, resetOnnxRuntime } from "../lib/backbone/onnx/index";
 import { isCbirError } from "../lib/errors";
+import { loadBackbone } from "../lib/backbone/load";
 import { FIXTURE_SIZE as SIZE, cut, fixtureMeta as meta, inputs, mobileLike, seedWeights } from "./onnx.fixtures";
 
 test("exports are cached by model, weights, layer and size; a corrupt cache file is replaced", async () => {
@@ -123,4 +124,52 @@ test("BatchTuner tries each size, ignores each size's first batch, then keeps th
   assert.equal(Math.round(tuner.measured()[4]), 100);
   assert.deepEqual(new BatchTuner({ candidates: [4, 8, 16, 32], max: 10 }).largest, 8);
   assert.throws(() => new BatchTuner({ candidates: [0] }), (e: unknown) => isCbirError(e) && e.code === "E_BAD_OPTION");
+});
+
+test("an ONNX Runtime that cannot load is E_NO_RUNTIME naming the fix, not an unsupported layer", async () => {
+  const tf = await getTf();
+  const model = cut(tf, mobileLike(tf, SIZE), "m_add");
+  const saved = ortLoader.load;
+  ortLoader.load = () => {
+    throw new Error("Cannot find module 'onnxruntime-node'\nRequire stack: ...");
+  };
+  resetOnnxRuntime();
+  try {
+    await assert.rejects(createOnnxBackbone(model, meta("fixture:no_runtime", model, "none")), (e: unknown) => {
+      assert.ok(isCbirError(e));
+      assert.equal(e.code, "E_NO_RUNTIME");
+      assert.match(e.message, /ONNX Runtime \(onnxruntime-node\) cannot be loaded \(Cannot find module 'onnxruntime-node'\)/);
+      assert.match(e.message, /npm ci/);
+      assert.match(e.message, /--runtime tfjs/);
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+  } finally {
+    ortLoader.load = saved;
+    resetOnnxRuntime();
+    model.dispose();
+  }
+});
+
+test("loadBackbone without ONNX Runtime: runs tfjs with a notice by default, E_NO_RUNTIME when onnx was asked for", async () => {
+  const saved = ortLoader.load;
+  ortLoader.load = () => {
+    throw new Error("Cannot find module 'onnxruntime-node'");
+  };
+  resetOnnxRuntime();
+  const options = { weights: "random", seed: 1, widthScale: 1 / 16, inputSize: 32, layer: "block_1_project" };
+  try {
+    const warnings: string[] = [];
+    const b = await loadBackbone("keras/mobilenet_v2", { ...options, reporter: { notice: (n) => warnings.push(n.message) } });
+    try {
+      assert.equal(b.runtime, "tfjs");
+      assert.ok(warnings.some((w) => /ONNX Runtime \(onnxruntime-node\) cannot be loaded/.test(w) && /Running keras:mobilenet_v2\S* with tfjs/.test(w)), warnings.join("\n"));
+    } finally {
+      b.dispose();
+    }
+    await assert.rejects(loadBackbone("keras/mobilenet_v2", { ...options, runtime: "onnx" }), (e: unknown) => isCbirError(e) && e.code === "E_NO_RUNTIME");
+  } finally {
+    ortLoader.load = saved;
+    resetOnnxRuntime();
+  }
 });

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { getTf } from "../lib/backbone/tf";
 import { createOnnxBackbone, exportLayersModel, EXPORTABLE_LAYERS } from "../lib/backbone/onnx";
-import { ProtoWriter } from "../lib/backbone/onnx/protobuf";
-import { samePadding } from "../lib/backbone/onnx/graph";
+import { ProtoWriter } from "../lib/onnx/protobuf";
+import { samePadding } from "../lib/onnx/graph";
 import { isCbirError } from "../lib/errors";
 import { FIXTURE_SIZE, TOLERANCE, cut, fixtureMeta as meta, headLike, inceptionLike, inputs, mobileLike, nestedModel, relativeError, seedWeights, tfjsOutput } from "./onnx.fixtures";
 

@@ -61,27 +61,12 @@ function pickLayer(model: tfTypes.LayersModel, want: string, fraction: number): 
   return model.layers[Math.max(1, Math.round(fraction * (model.layers.length - 1)))].name;
 }
 
-async function loadOrSkip(c: Case, t: { skip(msg: string): void }): Promise<tfTypes.LayersModel | undefined> {
-  try {
-    return await backboneLib.loadLayersModel(c.name, c.options);
-  } catch (e) {
-    const err = e as { code?: string; message?: string };
-    // The Keras architectures land in another change; until then they are not known models.
-    if (err.code === "E_UNKNOWN_MODEL" && c.name.startsWith("keras/")) {
-      t.skip(`${c.name} is not available yet (${err.message})`);
-      return undefined;
-    }
-    throw e;
-  }
-}
-
 for (const c of CASES) {
   const skip = skipAll || (c.needs && !fs.existsSync(c.needs) ? `${c.needs} is absent` : false);
   test(`${c.name}: ONNX Runtime matches tfjs at three cut layers`, { skip, timeout: 120_000 }, async (t) => {
     c.prepare?.();
     const tf = await backboneLib.getTf();
-    const model = await loadOrSkip(c, t);
-    if (!model) return;
+    const model = await backboneLib.loadLayersModel(c.name, c.options);
     const size: [number, number] = [model.inputs[0].shape[1] as number, model.inputs[0].shape[2] as number];
     const resolved = await backboneLib.resolveModel(c.name, c.options as backboneLib.ResolveOptions);
     const preprocessing = resolved.defaults.preprocessing as PreprocessMode;

@@ -1,6 +1,6 @@
 /**
  * The public entry points: `loadBackbone(name, options)`, `listLayers`, `truncateAt`, `loadLayersModel`.
- * A name is resolved to a source (resolve.ts), built up to the cut layer only, and wrapped in a Backbone
+ * A name is resolved by the first matching source (sources/index.ts), built up to the cut layer only, and wrapped in a Backbone
  * for the chosen runtime. Options merge field by field over the model's documented defaults.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
@@ -12,8 +12,11 @@ import { buildFromSource, offeredLayers, type BackboneDefaults } from "./source"
 import { checkGraphInputSize, listGraphLayers, loadGraph, resolveGraphNode } from "./graph";
 import { layersBackbone, graphBackbone, resolveOutputShape, type BackboneMeta } from "./tfjs-backbone";
 import { describeLayers, truncateAt } from "./describe";
-import { resolveModel, type ResolveOptions, type ResolvedModel } from "./resolve";
+import { resolveModel, type ResolveOptions } from "./sources/index";
+import type { OnnxFileModel, ResolvedModel } from "./source";
 import { createOnnxBackbone } from "./onnx/index";
+import { openNativeOnnxBackbone } from "./onnx/native";
+import { unknownLayer } from "./topology";
 
 export interface LoadBackboneOptions extends ResolveOptions {
   /** Layer to cut at; default: the model's documented default (e.g. `mixed9` for nsfwjs/inception_v3). */
@@ -78,6 +81,8 @@ export async function loadBackbone(name: string, options: LoadBackboneOptions = 
     return graphBackbone(tf, model, node, meta);
   }
 
+  if (resolved.kind === "onnx") return loadNativeOnnx(name, resolved, s, options);
+
   const { model, weightsHash } = await resolved.build(s.layer, s.inputSize);
   let meta: BackboneMeta;
   try {
@@ -89,14 +94,37 @@ export async function loadBackbone(name: string, options: LoadBackboneOptions = 
   }
   rep.log(`backbone ${resolved.id} cut at ${s.layer}: output ${meta.outputShape.join("x")}`);
   if (s.runtime === "onnx") {
-    const onnx = await tryOnnx(model, meta, options.reporter);
+    const onnx = await tryOnnx(model, meta, options.reporter, options.runtime === undefined);
     if (onnx) return onnx;
   }
   return layersBackbone(tf, model, meta);
 }
 
-/** The ONNX runtime when it can export this model; undefined (with a notice naming why) otherwise. */
-async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter?: Reporter): Promise<Backbone | undefined> {
+/** A native .onnx file: ONNX Runtime only, cut at one of its outputs, at its declared input size if it has one. */
+async function loadNativeOnnx(name: string, model: OnnxFileModel, s: ReturnType<typeof backboneSettings>, options: LoadBackboneOptions): Promise<Backbone> {
+  if (options.runtime !== undefined && options.runtime !== "onnx")
+    throw new CbirError("E_BAD_OPTION", `${name} is a native ONNX model, which runs with the onnx runtime only (asked: ${options.runtime}).`, {
+      file: model.file,
+      fix: "use --runtime onnx, or give the model as a tfjs model.json or Keras .h5.",
+    });
+  const outputs = model.outputs.map((o) => o.name);
+  if (!outputs.includes(s.layer)) throw unknownLayer(s.layer, outputs, name);
+  const declared = model.input.size;
+  if (declared && (declared[0] !== s.inputSize[0] || declared[1] !== s.inputSize[1]))
+    throw new CbirError("E_BAD_OPTION", `${name} takes ${declared[0]}x${declared[1]} inputs only, not ${s.inputSize[0]}x${s.inputSize[1]}.`, {
+      file: model.file,
+      fix: `use inputSize [${declared[0]}, ${declared[1]}] (or leave it out).`,
+    });
+  const backbone = await openNativeOnnxBackbone(model, { id: model.id, layer: s.layer, inputSize: s.inputSize, preprocessing: s.preprocessing, resize: s.resize, weightsHash: model.weightsHash });
+  reporterOf(options.reporter).log(`backbone ${model.id} cut at ${s.layer}: output ${backbone.outputShape.join("x")}`);
+  return backbone;
+}
+
+/**
+ * The ONNX runtime when it can export this model; undefined (with a notice naming why) otherwise. A missing
+ * ONNX Runtime falls back only when no runtime was asked for: `runtime: "onnx"` then fails with E_NO_RUNTIME.
+ */
+async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter: Reporter | undefined, byDefault: boolean): Promise<Backbone | undefined> {
   const rep = reporterOf(reporter);
   try {
     const backbone = await createOnnxBackbone(model, meta, reporter);
@@ -105,6 +133,10 @@ async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter?
   } catch (e) {
     if (isCbirError(e) && e.code === "E_UNSUPPORTED_LAYER") {
       rep.warn(`cannot run ${meta.id} with ONNX (${e.message.replace(/ Fix: .*$/s, "")}); running it with tfjs.`);
+      return undefined;
+    }
+    if (byDefault && isCbirError(e) && e.code === "E_NO_RUNTIME") {
+      rep.warn(`${e.message.replace(/ Fix: .*$/s, "")} Running ${meta.id} with tfjs.`);
       return undefined;
     }
     model.dispose();
@@ -120,6 +152,8 @@ export async function loadLayersModel(name: string, options: ResolveOptions & { 
   const resolved = await resolveModel(name, options);
   if (resolved.kind === "graph")
     throw new CbirError("E_UNSUPPORTED_LAYER", `${name} is a tfjs graph model, not a layers model.`, { fix: "use loadBackbone, which runs graph models directly." });
+  if (resolved.kind === "onnx")
+    throw new CbirError("E_UNSUPPORTED_LAYER", `${name} is a native ONNX model, not a layers model.`, { file: resolved.file, fix: "use loadBackbone, which runs .onnx files directly." });
   const size = options.inputSize === undefined ? undefined : normaliseSize(options.inputSize, resolved.defaults.inputSize);
   return (await resolved.build(undefined, size)).model;
 }
@@ -136,6 +170,7 @@ export async function listLayers(nameOrModel: string | tfTypes.LayersModel, opti
       model.dispose();
     }
   }
+  if (resolved.kind === "onnx") return resolved.outputs;
   if (resolved.list) return resolved.list();
   const { model } = await resolved.build(undefined, undefined);
   try {

@@ -5,7 +5,7 @@
  * checks and weight hashing behave the same whatever the origin.
  */
 import { CbirError } from "../errors";
-import type { PreprocessMode, ResizeMode } from "./types";
+import type { LayerInfo, PreprocessMode, ResizeMode } from "./types";
 import { getTf } from "./tf";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { declaredInputSize, pruneTopology, topologyLayerNames, unknownLayer, unsupportedClasses, ancestorsOf, withInputSize } from "./topology";
@@ -110,4 +110,38 @@ export async function buildFromSource(src: LayersSource, cut?: string, inputSize
     throw new CbirError("E_MODEL_FILE", `the model could not be built (${msg}).`, { file: src.file, fix: "check that model.json and its weight files belong together.", cause: e });
   }
   return { model, weightsHash: weights.hash };
+}
+
+/** A native ONNX file used as a backbone as it is: runs with ONNX Runtime only, cut at one of its graph outputs. */
+export interface OnnxFileModel {
+  kind: "onnx";
+  id: string;
+  file: string;
+  defaults: BackboneDefaults;
+  /** The model's input: its name, layout and static [height, width] when it declares them. */
+  input: { name: string; layout: "NHWC" | "NCHW"; size?: [number, number] };
+  /** Graph outputs (the cut points), in graph order, with the shape without batch (-1: open). */
+  outputs: LayerInfo[];
+  /** sha256 of the file bytes, for the fingerprint. */
+  weightsHash: string;
+}
+
+/** What a source resolves a name to: something buildable by tfjs (layers or graph), or a native ONNX file. */
+export type ResolvedModel =
+  | {
+      kind: "layers";
+      id: string;
+      defaults: BackboneDefaults;
+      /** Builds the network up to `cut` (default: every offered layer). */
+      build(cut: string | undefined, inputSize: [number, number] | undefined): Promise<BuiltModel>;
+      /** Lists the layers without reading weights, when the source can (Keras architectures). */
+      list?(): Promise<LayerInfo[]>;
+    }
+  | { kind: "graph"; id: string; defaults: BackboneDefaults; source: GraphSource }
+  | OnnxFileModel;
+
+/** The resolved form of a tfjs model source. */
+export function resolvedFrom(src: ModelSource): ResolvedModel {
+  if (src.kind === "graph") return { kind: "graph", id: src.id, defaults: src.defaults, source: src };
+  return { kind: "layers", id: src.id, defaults: src.defaults, build: (cut, size) => buildFromSource(src, cut, size) };
 }

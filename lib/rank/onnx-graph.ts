@@ -2,7 +2,7 @@
  * The in-memory ONNX graphs of the search kernels (onnx-gemm.ts, onnx-encoded.ts): value infos, nodes and
  * a ModelProto at IR 7, opset 13, written with the backbone compiler's protobuf writer.
  */
-import { ProtoWriter } from "../backbone/onnx/protobuf";
+import { ProtoWriter } from "../onnx/protobuf";
 
 export const T_FLOAT = 1;
 export const T_UINT8 = 2;

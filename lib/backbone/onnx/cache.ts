@@ -7,7 +7,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { sha256 } from "../../fingerprint";
-import { EXPORTER_VERSION } from "./export";
+import { EXPORTER_VERSION } from "../../onnx/export";
 
 
 

@@ -20,11 +20,11 @@ import { reporterOf, type Reporter } from "../../report";
 import type { Backbone, BackboneMeta } from "../types";
 import { onnxCacheFile } from "./cache";
 import { writeFileAtomicSync } from "../../fsutil";
-import { exportLayersModel, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "./export";
+import { exportLayersModel, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "../../onnx/export";
 import { openInProcess, openInWorker, type OrtRunner } from "./session";
 
-export { exportLayersModel, EXPORTER_VERSION, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "./export";
-export { EXPORTABLE_LAYERS, type ExportableLayer } from "./layers";
+export { exportLayersModel, EXPORTER_VERSION, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, type OnnxExport } from "../../onnx/export";
+export { EXPORTABLE_LAYERS, type ExportableLayer } from "../../onnx/layers";
 export { BatchTuner, type BatchTunerOptions } from "./batch";
 export { onnxCacheFile, onnxCacheKey, cbirCacheDir, type OnnxCacheKeyParts } from "./cache";
 
@@ -63,22 +63,41 @@ export interface OnnxBackbone extends Backbone {
 
 let ortModule: typeof Ort | undefined;
 
-/** onnxruntime-node, loaded on first use; a missing native runtime is reported so callers fall back to tfjs. */
-function loadOrt(): typeof Ort {
+/** How onnxruntime-node is loaded; a seam so tests can simulate a missing native runtime. */
+export const ortLoader: { load(): typeof Ort } = {
+  load: () => require("onnxruntime-node") as typeof Ort,
+};
+
+/** onnxruntime-node, loaded on first use; when it cannot load, E_NO_RUNTIME says so and how to mend it. */
+export function loadOnnxRuntime(): typeof Ort {
   if (ortModule) return ortModule;
   try {
-    ortModule = require("onnxruntime-node") as typeof Ort;
+    ortModule = ortLoader.load();
     return ortModule;
   } catch (e) {
-    // E_UNSUPPORTED_LAYER is the code loadBackbone answers with a fallback to tfjs.
-    throw new CbirError("E_UNSUPPORTED_LAYER", `ONNX Runtime cannot be loaded (${String((e as Error).message).split("\n")[0]}).`, {
-      fix: "reinstall onnxruntime-node (npm ci), or use the tfjs runtime.",
+    throw new CbirError("E_NO_RUNTIME", `ONNX Runtime (onnxruntime-node) cannot be loaded (${String((e as Error)?.message ?? e).split("\n")[0]}).`, {
+      fix: "reinstall onnxruntime-node (npm ci), or use --runtime tfjs.",
       cause: e,
     });
   }
 }
 
-function sessionOptions(threads: number, spinWait: boolean): Ort.InferenceSession.SessionOptions {
+/** Forgets the loaded runtime, so the next use goes through `ortLoader` again (tests). */
+export function resetOnnxRuntime(): void {
+  ortModule = undefined;
+}
+
+/** The intra-op thread count: the option, else `$CBIR_ONNX_THREADS`, else DEFAULT_ONNX_THREADS; validated. */
+export function onnxThreads(opts: OnnxBackboneOptions): number {
+  // loadBackbone passes no options: CBIR_ONNX_THREADS reaches the thread count from the CLI and notebooks.
+  const fromEnv = process.env.CBIR_ONNX_THREADS;
+  const threads = opts.threads ?? (fromEnv ? Number(fromEnv) : DEFAULT_ONNX_THREADS);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
+    throw opts.threads === undefined ? invalidOption("CBIR_ONNX_THREADS", "integer from 1 to 256", fromEnv) : invalidOption("threads", "integer from 1 to 256", opts.threads);
+  return threads;
+}
+
+export function sessionOptions(threads: number, spinWait: boolean): Ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -103,13 +122,9 @@ export async function createOnnxBackbone(
   opts: OnnxBackboneOptions = {},
 ): Promise<OnnxBackbone> {
   const rep = reporterOf(reporter);
-  // loadBackbone passes no options: CBIR_ONNX_THREADS reaches the thread count from the CLI and notebooks.
-  const fromEnv = process.env.CBIR_ONNX_THREADS;
-  const threads = opts.threads ?? (fromEnv ? Number(fromEnv) : DEFAULT_ONNX_THREADS);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
-    throw opts.threads === undefined ? invalidOption("CBIR_ONNX_THREADS", "integer from 1 to 256", fromEnv) : invalidOption("threads", "integer from 1 to 256", opts.threads);
+  const threads = onnxThreads(opts);
   checkMeta(model, meta);
-  const ort = loadOrt();
+  const ort = loadOnnxRuntime();
   const options = sessionOptions(threads, opts.spinWait ?? false);
   // Without a weights hash two different weight sets would share a cache entry: export afresh instead.
   const cacheable = Boolean(meta.weightsHash) && meta.weightsHash !== "none";
@@ -152,7 +167,18 @@ export async function createOnnxBackbone(
   return wrapRunner(runner, meta, threads, onnxFile, fromCache);
 }
 
-function wrapRunner(runner: OrtRunner, meta: OnnxBackboneMeta, threads: number, onnxFile: string | undefined, fromCache: boolean): OnnxBackbone {
+/**
+ * A Backbone around an open session. Batches arrive NHWC; with `layout` "NCHW" (native models that take
+ * channels first) each batch is transposed before it is run.
+ */
+export function wrapRunner(
+  runner: OrtRunner,
+  meta: OnnxBackboneMeta,
+  threads: number,
+  onnxFile: string | undefined,
+  fromCache: boolean,
+  layout: "NHWC" | "NCHW" = "NHWC",
+): OnnxBackbone {
   const [h, w] = meta.inputSize;
   const perImage = meta.outputShape.reduce((a, b) => a * b, 1);
   let disposed = false;
@@ -174,7 +200,7 @@ function wrapRunner(runner: OrtRunner, meta: OnnxBackboneMeta, threads: number, 
       if (!Number.isInteger(n) || n < 1) throw invalidOption("n", "positive integer", n);
       if (!(batch instanceof Float32Array) || batch.length !== n * h * w * 3)
         throw invalidOption("batch", `Float32Array of ${n} x ${h} x ${w} x 3 = ${n * h * w * 3} values`, batch?.length ?? batch);
-      const data = await runner.run(batch, [n, h, w, 3]);
+      const data = layout === "NCHW" ? await runner.run(nhwcToNchw(batch, n, h, w), [n, 3, h, w]) : await runner.run(batch, [n, h, w, 3]);
       if (data.length !== n * perImage)
         throw new Error(`ONNX output of ${meta.id} has ${data.length} values, expected ${n} x ${meta.outputShape.join("x")}`);
       return data;
@@ -185,4 +211,14 @@ function wrapRunner(runner: OrtRunner, meta: OnnxBackboneMeta, threads: number, 
       runner.release().catch(() => undefined);
     },
   };
+}
+
+function nhwcToNchw(batch: Float32Array, n: number, h: number, w: number): Float32Array {
+  const out = new Float32Array(batch.length);
+  const plane = h * w;
+  for (let i = 0; i < n; i++) {
+    const base = i * plane * 3;
+    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[base + c * plane + p] = batch[base + p * 3 + c];
+  }
+  return out;
 }

@@ -8,7 +8,7 @@
  * output flattened.
  */
 import type * as tf from "@tensorflow/tfjs";
-import { CbirError } from "../../errors";
+import { CbirError } from "../errors";
 import { GraphBuilder, type Value, unsupported } from "./graph";
 import { layerHandler, type LayerWeight } from "./layers";
 import { type OnnxDim, serializeModel } from "./onnx-model";

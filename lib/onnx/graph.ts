@@ -7,7 +7,7 @@
  * to NHWC first. The graph input is NHWC and the output is transposed back, so ONNX Runtime's output
  * equals tfjs's output flattened.
  */
-import { CbirError } from "../../errors";
+import { CbirError } from "../errors";
 import type { AttributeValue, OnnxInitializer, OnnxNode } from "./onnx-model";
 
 /** Weights of a node that a following BatchNormalization may be folded into (scaled per output channel). */

@@ -1,0 +1,56 @@
+/**
+ * The backbone sources, in the order tried: the first whose `matches(name)` is true resolves the name.
+ * Adding a source is one file here plus one line in BACKBONE_SOURCES; the names it knows reach the
+ * unknown-model error (knownModelNames) and the docs (`accepts`) from here.
+ */
+import { CbirError, closestNames } from "../../errors";
+import type { ResolvedModel } from "../source";
+import { kerasBackbones, kerasH5Backbones } from "./keras";
+import { nsfwjsBackbones } from "./nsfwjs";
+import { onnxFileBackbones } from "./onnx";
+import { tfjsFileBackbones, tfjsUrlBackbones } from "./tfjs";
+import type { BackboneSource, ResolveOptions } from "./types";
+import { zooBackbones } from "./zoo";
+
+export type { BackboneSource, ResolveOptions } from "./types";
+
+export const BACKBONE_SOURCES = {
+  nsfwjs: nsfwjsBackbones,
+  zoo: zooBackbones,
+  keras: kerasBackbones,
+  "keras-h5": kerasH5Backbones,
+  onnx: onnxFileBackbones,
+  "tfjs-url": tfjsUrlBackbones,
+  "tfjs-file": tfjsFileBackbones,
+} as const satisfies Record<string, BackboneSource>;
+export type BackboneSourceName = keyof typeof BACKBONE_SOURCES;
+export const BACKBONE_SOURCE_NAMES = Object.keys(BACKBONE_SOURCES) as BackboneSourceName[];
+
+/** Every name `loadBackbone` knows besides paths and URLs. */
+export function knownModelNames(): string[] {
+  return Object.values(BACKBONE_SOURCES).flatMap((s: BackboneSource) => [...(s.names ?? [])]);
+}
+
+/** The source that takes `name`, or undefined. */
+export function sourceFor(name: string): BackboneSource | undefined {
+  return Object.values(BACKBONE_SOURCES).find((s: BackboneSource) => s.matches(name));
+}
+
+export async function resolveModel(name: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
+  if (typeof name !== "string" || !name) throw new CbirError("E_UNKNOWN_MODEL", `Expected a model name, path or URL but received ${JSON.stringify(name)}.`);
+  const source = sourceFor(name);
+  if (source) return source.resolve(name, options);
+  const namespaced = /^(nsfwjs|keras|zoo)\//.test(name);
+  const looksLikePath = !namespaced && /[\\/]|\.json$|\.h5$|\.onnx$/i.test(name);
+  const close = closestNames(name, knownModelNames(), 4);
+  throw new CbirError(
+    "E_UNKNOWN_MODEL",
+    looksLikePath ? `model file '${name}' does not exist.` : `unknown model '${name}'. Closest names: ${close.join(", ")}.`,
+    {
+      file: looksLikePath ? name : undefined,
+      fix: looksLikePath
+        ? "give the path of a model.json (or its folder) or of a Keras .h5 file."
+        : `use one of ${knownModelNames().join(", ")}, a path to a model.json or .h5, or a URL.`,
+    },
+  );
+}
