@@ -94,7 +94,7 @@ export async function loadBackbone(name: string, options: LoadBackboneOptions = 
   }
   rep.log(`backbone ${resolved.id} cut at ${s.layer}: output ${meta.outputShape.join("x")}`);
   if (s.runtime === "onnx") {
-    const onnx = await tryOnnx(model, meta, options.reporter, options.runtime === undefined);
+    const onnx = await tryOnnx(model, meta, options.reporter);
     if (onnx) return onnx;
   }
   return layersBackbone(tf, model, meta);
@@ -122,9 +122,11 @@ async function loadNativeOnnx(name: string, model: OnnxFileModel, s: ReturnType<
 
 /**
  * The ONNX runtime when it can export this model; undefined (with a notice naming why) otherwise. A missing
- * ONNX Runtime falls back only when no runtime was asked for: `runtime: "onnx"` then fails with E_NO_RUNTIME.
+ * ONNX Runtime falls back to tfjs too, as every run did before it was told apart from an unsupported layer
+ * (the CLI and the config always name a runtime, onnx by default): the notice now says what is missing and
+ * how to install it.
  */
-async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter: Reporter | undefined, byDefault: boolean): Promise<Backbone | undefined> {
+async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter: Reporter | undefined): Promise<Backbone | undefined> {
   const rep = reporterOf(reporter);
   try {
     const backbone = await createOnnxBackbone(model, meta, reporter);
@@ -135,8 +137,8 @@ async function tryOnnx(model: tfTypes.LayersModel, meta: BackboneMeta, reporter:
       rep.warn(`cannot run ${meta.id} with ONNX (${e.message.replace(/ Fix: .*$/s, "")}); running it with tfjs.`);
       return undefined;
     }
-    if (byDefault && isCbirError(e) && e.code === "E_NO_RUNTIME") {
-      rep.warn(`${e.message.replace(/ Fix: .*$/s, "")} Running ${meta.id} with tfjs.`);
+    if (isCbirError(e) && e.code === "E_NO_RUNTIME") {
+      rep.warn(`${e.message.replace(/ Fix: .*$/s, "")} Running ${meta.id} with tfjs (fix: ${e.fix ?? "npm ci"}).`);
       return undefined;
     }
     model.dispose();
