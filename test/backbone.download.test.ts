@@ -219,7 +219,7 @@ test("offline (CBIR_OFFLINE=1 or --offline on a command): E_NETWORK names the pa
   const copy = path.join(tmpRoot, "sample-copy"); // `index` writes beside the images
   fs.cpSync(path.join(ROOT, "data/sample"), copy, { recursive: true });
   for (const cmd of ["demo", "index", "eval"]) {
-    const r = spawnSync(process.execPath, ["bin/cbir.cjs", cmd, cmd === "index" ? copy : "data/sample", "--model", "mobilenet_v1_0.50_224", "--offline", "--out", path.join(tmpRoot, "out")], {
+    const r = spawnSync(process.execPath, ["bin/cbir.cjs", cmd, cmd === "index" ? copy : "data/sample", "--model", "mobilenet_v1_0.50_224", "--offline", ...(cmd === "index" ? [] : ["--out", path.join(tmpRoot, "out")])], {
       cwd: ROOT,
       encoding: "utf8",
       env: process.env,
