@@ -16,7 +16,8 @@ import { DEFAULT_CONFIG, resolveConfig } from "../lib/config";
 import { evaluate } from "../lib/evaluate/index";
 import { scanFolder } from "../lib/prepare/scan";
 import { rankAllFast } from "../lib/rank/index";
-import { poolFeatures, postprocess, selectColumns, type Pooling } from "../lib/reduce/index";
+import { poolFeatures, type Pooling } from "../lib/extract/pooling/index";
+import { postprocess, selectColumns } from "../lib/reduce/index";
 import { HISTOGRAM_BINS, openPipeline, postSteps } from "../lib/store/pipeline";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 

@@ -17,6 +17,7 @@ export * from "./backbone/index";
 export { extractFeatures, backboneFingerprint, autoBatchSize, type ExtractOptions, type ExtractResult } from "./extract/features";
 export { colorHistogram } from "./extract/histogram";
 export * from "./reduce/index";
+export { POOLINGS, POOLING_METHODS, poolFeatures, pooledDim, poolingNames, registerPooling, type Pooling, type PoolingMethod, type PoolOptions } from "./extract/pooling/index";
 export * from "./rank/index";
 export * from "./evaluate/index";
 export * from "./store/index";

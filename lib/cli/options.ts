@@ -4,7 +4,7 @@
  */
 import { type Command, Option } from "commander";
 import { DEFAULT_CONFIG, resolveConfig, PIPELINE_METRICS, type PipelineConfig } from "../config";
-import { POOLINGS } from "../reduce/pool";
+import { POOLINGS } from "../extract/pooling/index";
 import { RUNTIMES } from "../backbone/types";
 import { invalidOption } from "../errors";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, setDecodeLimits, type DecodeLimits } from "../prepare/budget";

@@ -1,5 +1,4 @@
 /** Stage "reduce": pooling of layer outputs and post-processing of feature vectors (fit separate from apply). */
-export { POOLINGS, poolFeatures, pooledDim, type Pooling, type PoolOptions } from "./pool";
 export { l2normalize, fitCenter, applyCenter, centerStepName, type CenterState } from "./normalize";
 export { fitPca, applyPca, pcaStepName, type PcaOptions, type PcaState } from "./pca";
 export { concatFeatures, fuseWithHistogram, type ConcatOptions } from "./combine";

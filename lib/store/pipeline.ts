@@ -14,7 +14,7 @@ import { isCbirError } from "../errors";
 import { colorHistogram } from "../extract/histogram";
 import { extendFingerprint, type Fingerprint } from "../fingerprint";
 import { FUSE_WHITEN_SHRINKAGE, type PostStep } from "../reduce/postprocess";
-import { pooledDim } from "../reduce/pool";
+import { pooledDim } from "../extract/pooling/index";
 import type { Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 
