@@ -13,7 +13,7 @@ import { extractFeatures } from "../lib/extract/features";
 import { colorHistogram } from "../lib/extract/histogram";
 import { scanFolder } from "../lib/prepare/scan";
 import { makeFingerprint } from "../lib/fingerprint";
-import { fuseWithHistogram, l2normalize, postprocess } from "../lib/reduce";
+import { concatFeatures, postprocess } from "../lib/reduce";
 import { rankAll } from "../lib/rank";
 import { evaluate } from "../lib/evaluate";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
@@ -59,10 +59,12 @@ async function main() {
       ex.histograms!.forEach((h, i) => hist.data.set(h, i * 512));
       const raw = postprocess(ex.features, ["l2"]).features;
       const cen = postprocess(ex.features, ["center", "l2"]).features;
+      const cenAndHist = concatFeatures([cen, hist], { normalizeBlocks: false });
       const variants: [string, FeatureMatrix][] = [
         ["l2", raw],
         ["center+l2", cen],
-        ...WEIGHTS.map((w): [string, FeatureMatrix] => [`center+hist${w}`, l2normalize(fuseWithHistogram(cen, hist, { weight: w }))]),
+        // the library's fuse step on [centred CNN | histogram], its own centring off (the CNN block is centred already)
+        ...WEIGHTS.map((w): [string, FeatureMatrix] => [`center+hist${w}`, postprocess(cenAndHist, [{ fuse: { split: cen.dim, weight: w, center: false } }]).features]),
       ];
       if (cand === candidates[0]) variants.push(["histogram only", hist]);
       for (const [v, m] of variants) {
