@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { extractFeatures } from "../lib/extract/features";
 import { poolFeatures, pooledDim, poolingNames, registerPooling, type Pooling, type PoolingMethod } from "../lib/extract/pooling/index";
 import { resolveConfig } from "../lib/config";
+import { openPipeline } from "../lib/store/pipeline";
 import { scanFolder } from "../lib/prepare/scan";
 import type { Backbone } from "../lib/backbone/types";
 
@@ -65,4 +66,14 @@ test("extractFeatures pools with the registered pooling and names it in the fing
   assert.equal(r.features.dim, 2);
   assert.deepEqual([...r.features.data], [78, 12, 78, 12]);
   assert.equal(r.features.fingerprint.parts.pooling, "toy-sum-count");
+});
+
+test("the pipeline cbir eval runs (resolveConfig -> openPipeline -> extract) pools with the registered pooling", async () => {
+  const { items } = scanFolder(path.resolve(__dirname, "../data/sample"));
+  const c = resolveConfig({ pooling: toy, histogramWeight: 0, whiten: 0 });
+  const pipeline = await openPipeline(c, { backbone: countingBackbone });
+  const db = await pipeline.extract(items.slice(0, 3));
+  assert.equal(db.features.dim, 2);
+  assert.deepEqual([...db.features.data], [78, 12, 78, 12, 78, 12]);
+  assert.equal(pipeline.record.pooling, "toy-sum-count");
 });
