@@ -3,7 +3,7 @@
  * never drops the other defaults). Validated at the entry, in one wording (see lib/errors.ts).
  */
 import { expectOneOf, invalidOption } from "./errors";
-import { POOLINGS, type Pooling } from "./reduce/pool";
+import { poolingNames, type Pooling } from "./extract/pooling/index";
 import { RUNTIMES, type RuntimeName } from "./backbone/types";
 import { ENCODINGS, type Encoding } from "./rank/encoding";
 import { FEATURE_METRICS, type FeatureMetricName } from "./rank/metrics/index";
@@ -172,7 +172,7 @@ export function resolveConfig(partial: ConfigInput = {}): ResolvedConfig {
   if (partial.model !== undefined && partial.model !== DEFAULT_CONFIG.model && partial.whiten === undefined) c.whiten = 0;
   if (typeof c.model !== "string" || c.model === "") throw invalidOption("model", "non-empty string", c.model);
   if (typeof c.layer !== "string") throw invalidOption("layer", "string", c.layer);
-  expectOneOf("pooling", c.pooling, POOLINGS);
+  expectOneOf("pooling", c.pooling, poolingNames());
   if (typeof c.gemP !== "number" || !Number.isFinite(c.gemP) || c.gemP < 1) throw invalidOption("gemP", "number >= 1", c.gemP);
   expectOneOf("metric", c.metric, PIPELINE_METRICS);
   expectOneOf("runtime", c.runtime, RUNTIMES);

@@ -16,7 +16,10 @@ export { DEFAULT_DECODE_LIMITS, decodeLimits, setDecodeLimits, type DecodeLimits
 export * from "./backbone/index";
 export { extractFeatures, backboneFingerprint, autoBatchSize, type ExtractOptions, type ExtractResult } from "./extract/features";
 export { colorHistogram } from "./extract/histogram";
+export { dhashBits, hammingDistance, rgbToGrey } from "./extract/dhash";
+export { loadPixels, pixelMatrix, type PixelOptions } from "./extract/pixels";
 export * from "./reduce/index";
+export { POOLINGS, POOLING_METHODS, poolFeatures, pooledDim, poolingNames, registerPooling, type Pooling, type PoolingMethod, type PoolOptions } from "./extract/pooling/index";
 export * from "./rank/index";
 export * from "./evaluate/index";
 export * from "./store/index";

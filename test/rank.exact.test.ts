@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeFingerprint } from "../lib/fingerprint";
 import type { FeatureMatrix } from "../lib/types";
-import { exactSearch, topK, vectorSsim, higherIsBetter, METRICS, dotBlock, dhashBits, hammingDistance } from "../lib/rank";
+import { exactSearch, topK, vectorSsim, higherIsBetter, METRICS, dotBlock } from "../lib/rank";
+import { dhashBits, hammingDistance } from "../lib/extract/dhash";
 
 const fp = makeFingerprint({ backbone: "test" });
 const mat = (rows: number[][], ids = rows.map((_, i) => `r${i}`), fingerprint = fp): FeatureMatrix => ({

@@ -62,7 +62,7 @@ test("SSIM re-ranking reorders the top N and keeps the rest", async () => {
 
 const sample = path.resolve(__dirname, "../data/sample");
 test("pixelMatrix: one grey row per image at the asked size, ready for ssim-image", { skip: fs.existsSync(sample) ? false : "data/sample missing" }, async () => {
-  const { pixelMatrix } = await import("../lib/rank");
+  const { pixelMatrix } = await import("../lib/extract/pixels");
   const items = ["bird1.png", "bird2.png", "fruit1.png"].map((n) => ({ name: n, path: path.join(sample, n) }));
   const { features, image } = await pixelMatrix(items, { size: [24, 32] });
   assert.deepEqual(image, { width: 32, height: 24, channels: 1 });

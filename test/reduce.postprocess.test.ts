@@ -137,36 +137,94 @@ test("concatenation keeps rows with a repeated id apart when the blocks list the
   assert.throws(() => concatFeatures([mat([[1, 0], [0, 1], [1, 1]], ["001.jpg", "z", "001.jpg"]), shuffled]), /holds '001.jpg' twice/);
 });
 
-test("the fuse step: both blocks unit, centred, re-normalised, histogram weighted; it refits and round-trips", () => {
-  const cnn = mat([[1, 2, 0], [0, 1, 3], [2, 2, 2]], ["a", "b", "c"]);
-  const hist = { ...mat([[0.6, 0.8], [1, 0], [0, 1]], ["a", "b", "c"]), fingerprint: makeFingerprint({ backbone: "hist" }) };
-  const unitCentred = (m: FeatureMatrix) => postprocess(m, ["l2", "center", "l2"]).features;
-  const expected = l2normalize(fuseWithHistogram(unitCentred(cnn), unitCentred(hist), { weight: 0.5 }));
-  const raw = mat([[1, 2, 0, 0.6, 0.8], [0, 1, 3, 1, 0], [2, 2, 2, 0, 1]], ["a", "b", "c"]);
-  const { features, state } = postprocess(raw, [{ fuse: { split: 3, weight: 0.5, center: true } }]);
-  close(features.data, Array.from(expected.data));
+test("regularised whitening: hand-computed scales; tiny sets fall back to centring", () => {
+  // mean 0; variances (n - 1 = 3) along x and y: 18 / 3 = 6 and 2 / 3, their mean 10 / 3
+  const db = mat([[3, 0, 0], [-3, 0, 0], [0, 1, 0], [0, -1, 0]]);
+  const plain = fitPca(db, { dims: 2, whiten: true });
+  close(plain.variances, [6, 2 / 3]);
+  const shrunk = fitPca(db, { dims: 2, whiten: true, shrinkage: 1 });
+  const out = applyPca(db, shrunk).data;
+  // row 0 projects to +-3 on the first axis: 3 / sqrt(6 + 10/3); row 2 to +-1 on the second: 1 / sqrt(2/3 + 10/3) = 0.5
+  close([Math.abs(out[0]), Math.abs(out[1]), Math.abs(out[4]), Math.abs(out[5])], [3 / Math.sqrt(28 / 3), 0, 0, 0.5]);
+  // plain whitening: unit variance, so +-3 / sqrt(6) and +-1 / sqrt(2/3)
+  const w = applyPca(db, plain).data;
+  close([Math.abs(w[0]), Math.abs(w[5])], [3 / Math.sqrt(6), 1 / Math.sqrt(2 / 3)]);
+  assert.notEqual(applyPca(db, shrunk).fingerprint.id, applyPca(db, plain).fingerprint.id);
+  const two = postprocess(mat([[1, 2, 3], [3, 2, 1]]), ["l2", { pca: 32, whiten: true, shrinkage: 1 }, "l2"]);
+  assert.equal(two.state.steps[1].kind, "center", "two vectors: centring instead of whitening");
+  assert.throws(() => fitPca(db, { dims: 2, whiten: true, shrinkage: -1 }), /shrinkage/);
+});
+
+const lcg = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+
+test("properties: l2 is idempotent, centring leaves zero column means, whitened covariance is the identity", () => {
+  const rnd = lcg(11);
+  const m = mat(Array.from({ length: 12 }, () => [rnd() * 4 + 1, rnd() + rnd() * 3, rnd() * 0.5 - 2]));
+  const once = l2normalize(m);
+  close(l2normalize(once).data, Array.from(once.data), 1e-6);
+  const c = applyCenter(m, fitCenter(m));
+  for (let j = 0; j < 3; j++) {
+    let s = 0;
+    for (let i = 0; i < 12; i++) s += c.data[i * 3 + j];
+    assert.ok(Math.abs(s / 12) < 1e-5, `column ${j} mean ${s / 12}`);
+  }
+  const wm = applyPca(m, fitPca(m, { dims: 3, whiten: true }));
+  for (let a = 0; a < 3; a++)
+    for (let b = 0; b < 3; b++) {
+      let s = 0;
+      for (let i = 0; i < 12; i++) s += wm.data[i * 3 + a] * wm.data[i * 3 + b];
+      assert.ok(Math.abs(s / 11 - (a === b ? 1 : 0)) < 1e-4, `cov[${a}][${b}] = ${s / 11}`);
+    }
+});
+
+test("the fuse step on a hand-computed 2-row example, with and without centring; JSON round trip", () => {
+  // [CNN 3,4 | hist 1,0] and [CNN 0,5 | hist 0,1], split 2, weight 0.5
+  const raw = mat([[3, 4, 1, 0], [0, 5, 0, 1]], ["a", "b"]);
+  // centred: unit CNN blocks [0.6, 0.8], [0, 1] minus their mean -> +-[0.3, -0.1], unit -> +-[3, -1] / sqrt(10);
+  // unit histograms minus their mean -> +-[0.5, -0.5], unit and weighted -> +-[1, -1] / (2 sqrt 2); the whole
+  // vector has squared norm 1 + 1/4, so row a is [3/sqrt(12.5), -1/sqrt(12.5), 1/sqrt(10), -1/sqrt(10)]
+  const a = [3 / Math.sqrt(12.5), -1 / Math.sqrt(12.5), 1 / Math.sqrt(10), -1 / Math.sqrt(10)];
+  const { features, state } = postprocess(raw, [{ fuse: { split: 2, weight: 0.5, center: true } }]);
+  close(features.data, [...a, ...a.map((v) => -v)]);
+  assert.match(features.fingerprint.parts.reducers.at(-1)!, /^fuse2w0.5c:/);
   const back = postFromJSON(JSON.parse(JSON.stringify(postToJSON(state))));
-  close(applyPostprocess(raw, back).data, Array.from(expected.data));
+  assert.deepEqual(Array.from(applyPostprocess(raw, back).data), Array.from(features.data));
+  // without centring: [0.6, 0.8, 0.5, 0] and [0, 1, 0, 0.5], each divided by sqrt(1.25)
+  const plain = postprocess(raw, [{ fuse: { split: 2, weight: 0.5 } }]).features;
+  const r = Math.sqrt(1.25);
+  close(plain.data, [0.6 / r, 0.8 / r, 0.5 / r, 0, 0, 1 / r, 0, 0.5 / r]);
   assert.deepEqual(parsePostSteps("fuse3w0.5c"), [{ fuse: { split: 3, weight: 0.5, center: true } }]);
   assert.deepEqual(parsePostSteps("fuse3w0.5cpw32"), [{ fuse: { split: 3, weight: 0.5, center: true, whiten: 32 } }]);
   assert.throws(() => postprocess(raw, [{ fuse: { split: 5, weight: 0.5 } }]), /fuse split/);
 });
 
-test("the fuse step with whitening whitens the unit CNN block (shrinkage 1) and keeps it through JSON", () => {
-  let seed = 5;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+test("the fuse step with whitening: the CNN block is the regularised whitening of the unit CNN block; JSON keeps it", () => {
+  const rnd = lcg(5);
   const rows = Array.from({ length: 8 }, () => Array.from({ length: 6 }, rnd));
-  const cnn = mat(rows.map((r) => r.slice(0, 4)));
-  const hist = mat(rows.map((r) => r.slice(4).map(Math.abs)));
-  const whitened = postprocess(cnn, ["l2", { pca: 3, whiten: true, shrinkage: 1 }, "l2"]).features;
-  const expected = l2normalize(fuseWithHistogram(whitened, postprocess(hist, ["l2", "center", "l2"]).features, { weight: 0.25 }));
-  const raw = mat(rows.map((r, i) => [...r.slice(0, 4), ...hist.data.subarray(i * 2, i * 2 + 2)]));
+  const raw = mat(rows.map((r) => [...r.slice(0, 4), ...r.slice(4).map(Math.abs)]));
   const { features, state } = postprocess(raw, [{ fuse: { split: 4, weight: 0.25, center: true, whiten: 3 } }]);
   assert.equal(features.dim, 3 + 2);
-  close(features.data, Array.from(expected.data));
   assert.match(features.fingerprint.parts.reducers.at(-1)!, /^fuse4w0.25cpw3:/);
+  const fuseState = state.steps[0];
+  assert.ok(fuseState.kind === "fuse" && fuseState.pca, "a whitening was fitted");
+  assert.equal(fuseState.pca!.shrinkage, 1);
+  assert.equal(fuseState.pca!.dims, 3);
+  for (let i = 0; i < 8; i++) {
+    const row = features.data.subarray(i * 5, i * 5 + 5);
+    assert.ok(Math.abs(Math.hypot(...row) - 1) < 1e-5, "rows are unit");
+  }
+  // weight 0 leaves the CNN part alone: it is then l2(whiten(l2(cnn))), with the whitening fitted by the step
+  const cnnOnly = postprocess(raw, [{ fuse: { split: 4, weight: 0, center: true, whiten: 3 } }]);
+  const s0 = cnnOnly.state.steps[0];
+  assert.ok(s0.kind === "fuse" && s0.pca);
+  const cnnUnit = l2normalize(mat(rows.map((r) => r.slice(0, 4))));
+  const expectedCnn = l2normalize(applyPca(cnnUnit, s0.pca!)).data;
+  for (let i = 0; i < 8; i++) {
+    close(cnnOnly.features.data.subarray(i * 5, i * 5 + 3), Array.from(expectedCnn.subarray(i * 3, i * 3 + 3)));
+    close(cnnOnly.features.data.subarray(i * 5 + 3, i * 5 + 5), [0, 0]);
+  }
   const back = postFromJSON(JSON.parse(JSON.stringify(postToJSON(state))));
-  close(applyPostprocess(raw, back).data, Array.from(expected.data));
+  assert.deepEqual(Array.from(applyPostprocess(raw, back).data), Array.from(features.data));
   // two images cannot teach a whitening: the step centres instead, without an error
   const tiny = postprocess(mat(rows.slice(0, 2)), [{ fuse: { split: 4, weight: 0.25, center: true, whiten: 3 } }]);
   assert.equal(tiny.features.dim, 6);
@@ -176,18 +234,16 @@ test("the fuse step with whitening whitens the unit CNN block (shrinkage 1) and 
   assert.throws(() => postFromJSON(old), (e: Error & { code?: string }) => e.code === "E_FINGERPRINT_MISMATCH" && /--rebuild/.test(e.message + String((e as { fix?: string }).fix)));
 });
 
-test("regularised whitening divides by sqrt(variance + shrinkage x mean variance); tiny sets fall back to centring", () => {
-  const db = mat([[3, 0, 0], [-3, 0, 0], [0, 1, 0], [0, -1, 0]]);
-  const plain = fitPca(db, { dims: 2, whiten: true });
-  const shrunk = fitPca(db, { dims: 2, whiten: true, shrinkage: 1 });
-  const out = applyPca(db, shrunk).data;
-  const v = Array.from(plain.variances);
-  const meanVar = (v[0] + v[1]) / 2;
-  // first row projects to +-3 on the first axis: scaled by 1/sqrt(var1 + meanVar)
-  assert.ok(Math.abs(Math.abs(out[0]) - 3 / Math.sqrt(v[0] + meanVar)) < 1e-4);
-  assert.ok(Math.abs(Math.abs(out[4 + 1]) - 1 / Math.sqrt(v[1] + meanVar)) < 1e-4);
-  assert.notEqual(applyPca(db, shrunk).fingerprint.id, applyPca(db, plain).fingerprint.id);
-  const two = postprocess(mat([[1, 2, 3], [3, 2, 1]]), ["l2", { pca: 32, whiten: true, shrinkage: 1 }, "l2"]);
-  assert.equal(two.state.steps[1].kind, "center", "two vectors: centring instead of whitening");
-  assert.throws(() => fitPca(db, { dims: 2, whiten: true, shrinkage: -1 }), /shrinkage/);
+test("the manifest JSON keeps its kinds and fields (existing indexes must load)", () => {
+  const db = mat([[1, 0, 2, 1], [0, 1, 3, 0], [2, 2, 0, 1], [1, 3, 1, 2]]);
+  const { state } = postprocess(db, ["center", "l2", { pca: 2, whiten: true, shrinkage: 1 }, { fuse: { split: 1, weight: 0.5, center: true } }]);
+  const json = postToJSON(state);
+  assert.deepEqual(json.steps.map((s) => Object.keys(s)), [
+    ["kind", "mean"],
+    ["kind"],
+    ["kind", "whiten", "shrinkage", "dims", "inputDim", "mean", "components", "variances"],
+    ["kind", "version", "split", "weight", "mean", "histMean"],
+  ]);
+  assert.deepEqual(postToJSON(postFromJSON(JSON.parse(JSON.stringify(json)))), json);
+  assert.throws(() => postFromJSON({ steps: [{ kind: "zca" }] }), /Expected l2, center, pca or fuse for post-processing step kind/);
 });

@@ -6,7 +6,7 @@
  */
 import { type Command, Option } from "commander";
 import { DEFAULT_CONFIG, PIPELINE_METRICS, type PipelineConfig } from "../config";
-import { POOLINGS } from "../reduce/pool";
+import { POOLINGS } from "../extract/pooling/index";
 import { RUNTIMES } from "../backbone/types";
 import { invalidOption } from "../errors";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, setDecodeLimits, type DecodeLimits } from "../prepare/budget";
@@ -85,6 +85,13 @@ function int(name: string, v: string): number {
 
 const MB = 1024 * 1024;
 
+/** --gem-p: checked here so that a bad value is reported under the flag's name, not the config field's. */
+function gemPArg(v: unknown): number {
+  const p = numberArg("--gem-p", v);
+  if (p < 1) throw invalidOption("--gem-p", "number >= 1", v);
+  return p;
+}
+
 /** The decode budgets of this run (lib/prepare/budget.ts), validated before any work. */
 export function decodeLimitsFromOptions(o: Record<string, unknown>): DecodeLimits {
   const given = (v: unknown) => v !== undefined && v !== null;
@@ -107,7 +114,7 @@ export function configFromOptions(o: Record<string, unknown>): Partial<PipelineC
     model,
     layer: typeof o.layer === "string" ? o.layer : model === DEFAULT_CONFIG.model ? DEFAULT_CONFIG.layer : "",
     pooling: o.pool as PipelineConfig["pooling"],
-    gemP: Number(o.gemP),
+    gemP: gemPArg(o.gemP),
     metric: o.metric as PipelineConfig["metric"] | undefined,
     k: given(o.k) ? int("k", String(o.k)) : undefined,
     histogramWeight: numberArg("hist-weight", o.histWeight),

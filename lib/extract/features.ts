@@ -11,7 +11,7 @@ import { makeFingerprint, type Fingerprint } from "../fingerprint";
 import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
-import { POOLINGS, poolFeatures, pooledDim, type Pooling } from "../reduce/pool";
+import { poolFeatures, pooledDim, poolingNames, type Pooling } from "./pooling/index";
 
 export interface ExtractOptions {
   /** How the cut layer's output becomes one vector (default "gap"; "flatten" as the originals). */
@@ -93,7 +93,7 @@ async function decodeBatch(backbone: Backbone, items: ImageItem[], histogram?: (
 }
 
 export async function extractFeatures(backbone: Backbone, items: ImageItem[], options: ExtractOptions = {}): Promise<ExtractResult> {
-  const pooling = expectOneOf("pooling", options.pooling ?? "gap", POOLINGS);
+  const pooling = expectOneOf("pooling", options.pooling ?? "gap", poolingNames()) as Pooling;
   const gemP = options.gemP ?? 3;
   const batchSize = options.batchSize ?? autoBatchSize(backbone);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidOption("batchSize", "positive integer", batchSize);

@@ -15,7 +15,7 @@ import { CbirError, isCbirError } from "../errors";
 import { colorHistogram } from "../extract/histogram";
 import { extendFingerprint, type Fingerprint } from "../fingerprint";
 import { FUSE_WHITEN_SHRINKAGE, applyPostprocess, postprocess, postStepLabel, postToJSON, type FittedPost, type PostStep } from "../reduce/postprocess";
-import { pooledDim } from "../reduce/pool";
+import { pooledDim } from "../extract/pooling/index";
 import type { Reporter } from "../report";
 import type { FeatureMatrix, FittedPipeline, FittedPipelineJSON, ImageItem, SkippedFile } from "../types";
 

@@ -11,7 +11,7 @@ import { evaluate, type Evaluation } from "../evaluate/evaluate";
 import { rankAndEvaluate } from "../evaluate/ranked";
 import { extractFeatures } from "../extract/features";
 import { colorHistogram } from "../extract/histogram";
-import { poolFeatures } from "../reduce/pool";
+import { poolFeatures } from "../extract/pooling/index";
 import { reporterOf, type Reporter } from "../report";
 import type { FeatureMatrix, ImageItem } from "../types";
 import { labelsOf } from "./evaluate-folder";

@@ -25,10 +25,8 @@ export { expansionOptions, expandQueries, recordExpansion, expansionWeight, rera
 export { topK } from "./topk";
 export { dotBlock } from "./kernel";
 export { imageSsim, rerankWithSsim, SSIM_VARIANTS, SSIM_COLOURS, type SsimOptions, type SsimVariant, type SsimColour, type PixelImage, type SsimRerankOptions } from "./structural-similarity";
-export { dhashBits, dhashFeatures, hammingDistance, rgbToGrey } from "./dhash";
 export { OnnxDotProduct, gemmModelBytes } from "./onnx-gemm";
 export { HnswIndex, HNSW_METRICS, type HnswMetric, type HnswOptions } from "./hnsw";
-export { loadPixels, pixelLoader, pixelMatrix, type PixelOptions } from "./pixels";
 export {
   ENCODINGS,
   BYTES_PER_VALUE,

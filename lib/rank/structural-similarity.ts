@@ -8,6 +8,7 @@
  *   differ by up to 0.12 and 0.05 on the fixture pairs. ssim.js's automatic downsampling (images whose
  *   smaller side exceeds 256 px) is off here: callers choose the comparison size themselves.
  */
+import type { PixelImage } from "../extract/pixels";
 import { ssim as ssimJs } from "ssim.js";
 import { expectOneOf, invalidOption } from "../errors";
 import { reporterOf, type Reporter } from "../report";
@@ -27,13 +28,7 @@ export interface SsimOptions {
   windowSize?: number;
 }
 
-/** An image as pixel bytes: 1 (grey), 3 (RGB) or 4 (RGBA) interleaved channels. */
-export interface PixelImage {
-  data: Uint8Array | Uint8ClampedArray;
-  width: number;
-  height: number;
-  channels: 1 | 3 | 4;
-}
+export type { PixelImage };
 
 /** One plane as the RGBA ImageData that ssim.js expects (R = G = B, so its grey conversion is exact). */
 function planeAsRgba(img: PixelImage, channel: number | "grey"): { data: Uint8ClampedArray; width: number; height: number } {

@@ -1,5 +1,4 @@
-/** Stage "reduce": pooling of layer outputs and post-processing of feature vectors (fit separate from apply). */
-export { POOLINGS, poolFeatures, pooledDim, type Pooling, type PoolOptions } from "./pool";
+/** Stage "reduce": post-processing of feature vectors (fit separate from apply); the poolings live in lib/extract/pooling. */
 export { l2normalize, fitCenter, applyCenter, centerStepName, type CenterState } from "./normalize";
 export { fitPca, applyPca, pcaStepName, type PcaOptions, type PcaState } from "./pca";
 export { concatFeatures, fuseWithHistogram, type ConcatOptions } from "./combine";
@@ -10,7 +9,7 @@ export {
   postStepLabel,
   postToJSON,
   postFromJSON,
-  DEFAULT_POST_STEPS,
+  FUSE_WHITEN_SHRINKAGE,
   type PostStep,
   type FittedStep,
   type FittedPost,
@@ -18,5 +17,6 @@ export {
   type FuseStep,
   type FuseState,
 } from "./postprocess";
+export { POST_STEPS, POST_STEP_NAMES, type Step, type PostStepName } from "./steps/index";
 export { featureMatrix, columnMean, selectColumns } from "./matrix";
 export { symmetricEigen } from "./eigen";

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { poolFeatures, pooledDim, POOLINGS } from "../lib/reduce";
+import { poolFeatures, pooledDim, POOLINGS } from "../lib/extract/pooling/index";
 
 // one image of shape [1, 2, 2]: two spatial positions, two channels: p0 = [1, 4], p1 = [3, 0]
 const one = Float32Array.from([1, 4, 3, 0]);

@@ -1,6 +1,6 @@
 /**
  * Pixels for the image-SSIM paths: every image decoded at one size (SSIM compares images pixel by pixel,
- * so sizes must match), as a matrix of byte rows for rankAll(metric "ssim-image") or as a loader for
+ * so sizes must match), as a matrix of byte rows for exactSearch(metric "ssim-image") or as a loader for
  * rerankWithSsim.
  */
 import { invalidOption } from "../errors";
@@ -9,8 +9,15 @@ import { decodeImage } from "../prepare/decode";
 import type { Reporter } from "../report";
 import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
 import { rgbToGrey } from "./dhash";
-import type { PixelImage } from "./structural-similarity";
-import { perImageFeatures } from "../extract/per-image";
+import { perImageFeatures } from "./per-image";
+
+/** An image as pixel bytes: 1 (grey), 3 (RGB) or 4 (RGBA) interleaved channels. */
+export interface PixelImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: 1 | 3 | 4;
+}
 
 export interface PixelOptions {
   /** [height, width] every image is resized to (default [128, 128]). */
@@ -25,16 +32,6 @@ export async function loadPixels(file: string, opts: PixelOptions = {}): Promise
   const img = await decodeImage(file, { size: [h, w], resize: "area" });
   if (opts.colour) return { data: img.data, width: w, height: h, channels: 3 };
   return { data: Uint8Array.from(rgbToGrey(img.data), (v) => Math.round(v)), width: w, height: h, channels: 1 };
-}
-
-/** A loader for rerankWithSsim: ids are item names (database) or query names. */
-export function pixelLoader(items: ImageItem[], opts: PixelOptions = {}): (id: string) => Promise<PixelImage> {
-  const byName = new Map(items.map((i) => [i.name, i.path] as const));
-  return (id) => {
-    const file = byName.get(id);
-    if (!file) throw invalidOption("image id", "a name of the given items", id);
-    return loadPixels(file, opts);
-  };
 }
 
 /** Pixel bytes of every image as rows, for rankAll(m, {metric: "ssim-image", image: shape}). */

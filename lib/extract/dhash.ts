@@ -4,11 +4,6 @@
  * the score (metric "dhash", lower is better). Bits are stored as 0/1 floats so the same kernels rank them.
  */
 import { invalidOption } from "../errors";
-import { makeFingerprint } from "../fingerprint";
-import { decodeImage } from "../prepare/decode";
-import type { Reporter } from "../report";
-import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
-import { perImageFeatures } from "../extract/per-image";
 
 /** `grey` is (size+1) x size pixels, row-major (width size+1); returns size*size bits as 0/1. */
 export function dhashBits(grey: ArrayLike<number>, size = 8): Float32Array {
@@ -31,21 +26,4 @@ export function rgbToGrey(rgb: Uint8Array): Float32Array {
   const out = new Float32Array(rgb.length / 3);
   for (let p = 0; p < out.length; p++) out[p] = 0.299 * rgb[p * 3] + 0.587 * rgb[p * 3 + 1] + 0.114 * rgb[p * 3 + 2];
   return out;
-}
-
-/** dHash bit vectors of a list of images (unreadable ones skipped and reported). */
-export async function dhashFeatures(
-  items: ImageItem[],
-  opts: { size?: number; reporter?: Reporter } = {},
-): Promise<{ features: FeatureMatrix; skipped: SkippedFile[] }> {
-  const size = opts.size ?? 8;
-  const fingerprint = makeFingerprint({ backbone: `dhash:${size}`, resize: "area", inputSize: [size, size + 1] });
-  return perImageFeatures(
-    items,
-    "dhash",
-    size * size,
-    fingerprint,
-    async (item) => dhashBits(rgbToGrey((await decodeImage(item.path, { size: [size, size + 1], resize: "area" })).data), size),
-    opts.reporter,
-  );
 }
