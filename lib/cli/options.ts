@@ -6,7 +6,7 @@
  */
 import { type Command, Option } from "commander";
 import { DEFAULT_CONFIG, PIPELINE_METRICS, type PipelineConfig } from "../config";
-import { POOLINGS } from "../extract/pooling/index";
+import { poolingNames } from "../extract/pooling/index";
 import { RUNTIMES } from "../backbone/types";
 import { invalidOption } from "../errors";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, setDecodeLimits, type DecodeLimits } from "../prepare/budget";
@@ -38,7 +38,7 @@ export function addFeatureOptions(cmd: Command): Command {
   return cmd
     .option("--model <name>", "backbone: bundled name (nsfwjs/inception_v3), zoo name (mobilenet_v1_0.75_224), or a model.json / .h5 path", DEFAULT_CONFIG.model)
     .option("--layer <name>", "cut layer (default: the backbone's documented default; see `cbir layers <model>`)")
-    .addOption(new Option("--pool <pooling>", "how a layer's output becomes one vector").choices([...POOLINGS]).default(DEFAULT_CONFIG.pooling))
+    .addOption(new Option("--pool <pooling>", "how a layer's output becomes one vector").choices(poolingNames()).default(DEFAULT_CONFIG.pooling))
     .option("--gem-p <p>", "GeM exponent with --pool gem (1 = average pooling; larger leans towards the maximum)", String(DEFAULT_CONFIG.gemP))
     .option("--hist-weight <w>", "weight of the colour histogram fused with the CNN vector (0 = off)", String(DEFAULT_CONFIG.histogramWeight))
     .option("--whiten <dims>", "PCA-whitening of the CNN vectors to this many dimensions, learned on the database (0 = off; default: 32 for the default model, else 0)")
