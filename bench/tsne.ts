@@ -14,10 +14,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { tsneAsync } from "../lib/plot/tsne";
-import { trustworthiness } from "../lib/plot/tsne-quality";
-import { gaussian, seededRandom } from "../lib/plot/tsne-init";
-import { tsneThreads } from "../lib/plot/tsne-pool";
+import { tsneAsync } from "../lib/embed/tsne";
+import { trustworthiness } from "../lib/embed/tsne-quality";
+import { gaussian, seededRandom } from "../lib/random";
+import { tsneThreads } from "../lib/embed/tsne-pool";
 import { computeFeatures } from "../lib/pipeline/features";
 import { scanFolder } from "../lib/prepare/scan";
 

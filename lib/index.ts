@@ -20,6 +20,7 @@ export * from "./reduce/index";
 export * from "./rank/index";
 export * from "./evaluate/index";
 export * from "./store/index";
+export * from "./embed/index";
 export * from "./plot/index";
 export * from "./learn/index";
 export { computeFeatures, type PipelineFeatures } from "./pipeline/features";

@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { tsne, trustworthiness, labelAgreement, klDivergence, type TsneResult } from "../lib/plot";
-import { PARALLEL_MIN_POINTS, tsneAsync } from "../lib/plot/tsne";
-import { affinitySteps, conditionalP, nearestNeighbours, symmetrize } from "../lib/plot/tsne-affinity";
-import { createDotKernel } from "../lib/plot/simd-dots";
-import { pcaInit } from "../lib/plot/tsne-init";
-import { OP, emptyKernelState, tsneRepulsion } from "../lib/plot/tsne-kernels";
-import { LocalExecutor, TsneWorkerPool, runSteps, tsneThreads, tsneWorkersAlive } from "../lib/plot/tsne-pool";
-import { QuadTree } from "../lib/plot/tsne-quadtree";
+import { tsne, trustworthiness, labelAgreement, klDivergence, type TsneResult } from "../lib/embed/index";
+import { PARALLEL_MIN_POINTS, tsneAsync } from "../lib/embed/tsne";
+import { affinitySteps, conditionalP, nearestNeighbours, symmetrize } from "../lib/embed/tsne-affinity";
+import { createDotKernel } from "../lib/simd/dots";
+import { pcaInit } from "../lib/embed/tsne-init";
+import { OP, emptyKernelState, tsneRepulsion } from "../lib/embed/tsne-kernels";
+import { LocalExecutor, TsneWorkerPool, runSteps, tsneThreads, tsneWorkersAlive } from "../lib/embed/tsne-pool";
+import { QuadTree } from "../lib/embed/tsne-quadtree";
 import type { Notice } from "../lib/report";
 import { blobs } from "./plot.fixtures";
 

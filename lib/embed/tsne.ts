@@ -17,7 +17,7 @@
  */
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { reporterOf, type Reporter } from "../report";
-import { createDotMatrix } from "./simd-dots";
+import { createDotMatrix } from "../simd/dots";
 import { TILE, affinitySteps, symmetrize, type SparseP } from "./tsne-affinity";
 import { optimiseSteps } from "./tsne-bh";
 import { pcaInit, pcaSteps, randomInit } from "./tsne-init";

@@ -14,7 +14,7 @@
 import * as os from "node:os";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { invalidOption } from "../errors";
-import { bindDots, dotModuleBytes, type DotMatrix } from "./simd-dots";
+import { bindDots, dotModuleBytes, type DotMatrix } from "../simd/dots";
 import { CTRL, KERNELS, OP, emptyKernelState, tsneRunOp, type KernelState, type OpCode } from "./tsne-kernels";
 
 /** Default thread count: the cores, at most 4 (beyond that the serial tree build dominates). */

@@ -5,7 +5,7 @@
  * P = (P_cond + P_cond^T) / sum, stored sparse (CSR).
  */
 
-import { createDotMatrix, type DotMatrix } from "./simd-dots";
+import { createDotMatrix, type DotMatrix } from "../simd/dots";
 import { OP, tsneConditionalRow, tsneHeapOffer } from "./tsne-kernels";
 import { LocalExecutor, runSteps, type Steps, type TsneExecutor } from "./tsne-pool";
 
