@@ -9,7 +9,7 @@ import type { Evaluation } from "../evaluate/index";
 import { rankAndEvaluate } from "../evaluate/ranked";
 import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import type { Fingerprint } from "../fingerprint";
-import { tsneAsync } from "../embed/index";
+import { tsne } from "../embed/index";
 import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, writePng } from "../plot/index";
 import { ThumbnailCache } from "../plot/thumbs";
 import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
@@ -97,7 +97,7 @@ export async function runDemo(folder = "data/sample", config: Partial<PipelineCo
   if (c.tsne && n >= 4) {
     tsneFile = path.join(outDir, "tsne.png");
     rep.log(`Plotting tSNE to ${path.relative(process.cwd(), tsneFile) || tsneFile}...`);
-    const t = await tsneAsync(pf.features.data, n, pf.features.dim, { seed: c.seed, reporter });
+    const t = await tsne(pf.features.data, n, pf.features.dim, { seed: c.seed, reporter });
     coords = t.coords;
     await writePng(await renderTsneThumbnails(pf.items, coords, { loadThumb: thumbs.load, maxThumbnails: TSNE_MAX_THUMBNAILS }), tsneFile);
     if (labelled) await writePng(await renderTsneScatter(coords, pf.items.map((it) => it.label as string)), path.join(outDir, "tsne_classes.png"));
