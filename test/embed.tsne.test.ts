@@ -4,7 +4,7 @@ import { tsne, trustworthiness, labelAgreement, klDivergence, type TsneResult } 
 import { PARALLEL_MIN_POINTS } from "../lib/embed/tsne";
 import { affinitySteps, conditionalP, nearestNeighbours, symmetrize } from "../lib/embed/tsne-affinity";
 import { createDotKernel } from "../lib/simd/dots";
-import { pcaInit } from "../lib/embed/tsne-init";
+import { pcaInit, pcaSteps } from "../lib/embed/tsne-init";
 import { OP, emptyKernelState, tsneRepulsion } from "../lib/embed/tsne-kernels";
 import { LocalExecutor, TsneWorkerPool, runSteps, tsneThreads, tsneWorkersAlive } from "../lib/embed/tsne-pool";
 import { QuadTree } from "../lib/embed/tsne-quadtree";
@@ -147,7 +147,7 @@ test("PCA start layout follows the direction of largest variance", () => {
     const s = (i / n - 0.5) * 20;
     for (let t = 0; t < dim; t++) data[i * dim + t] = (t === 3 ? s : 0) + Math.sin(i * 7 + t) * 0.1;
   }
-  const y = pcaInit(data, n, dim, 0);
+  const y = pcaInit(data, n, dim);
   let corr = 0;
   for (let i = 0; i < n; i++) corr += y[2 * i] * ((i / n - 0.5) * 20);
   assert.ok(Math.abs(corr) > 0, "first component carries the spread");
@@ -157,6 +157,10 @@ test("PCA start layout follows the direction of largest variance", () => {
   assert.ok(ok > n * 0.95);
   const std = Math.sqrt(Array.from({ length: n }, (_, i) => y[2 * i] ** 2).reduce((a, b) => a + b) / n);
   assert.ok(Math.abs(std - 1e-4) < 1e-6);
+  // the Barnes-Hut path's subspace iteration (pcaSteps) finds the same layout as reduce/'s exact PCA, same signs
+  const exec = new LocalExecutor();
+  const z = runSteps(pcaSteps(exec, data, dim, n, dim, 0), exec);
+  for (let t = 0; t < 2 * n; t += 2) assert.ok(Math.abs(z[t] - y[t]) < 1e-8, `row ${t / 2}: ${z[t]} vs ${y[t]}`);
 });
 
 test("tsne on 2 and 3 threads gives the 1-thread map bit for bit, and stops its workers", async () => {

@@ -223,7 +223,7 @@ interface TsneJsModel {
 }
 
 function exactTsne(data: Float32Array, n: number, dim: number, s: Settings, rep: ReturnType<typeof reporterOf>): TsneResult {
-  const Y0 = s.init === "pca" ? pcaInit(data, n, dim, s.seed) : randomInit(n, s.seed);
+  const Y0 = s.init === "pca" ? pcaInit(data, n, dim) : randomInit(n, s.seed);
   // Required lazily: only the exact path needs it, and its ndarray dependencies cost load time.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const TSNE = require("tsne-js") as new (config: Record<string, unknown>) => TsneJsModel;
