@@ -6,12 +6,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
-import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
-import { checkOutputDir, writeFileAtomic } from "../fsutil";
-import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
+import { CbirError, expectOneOf, invalidOption } from "../errors";
+import { checkOutputDir } from "../fsutil";
+import { RECOMMENDATION_LAYOUTS, renderRecommendations, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
 import { fsPath, readableName } from "../prepare/names";
-import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
+import { scanFolder, type ScanOptions } from "../prepare/scan";
 import { checkEncoding, checkEncodingName, type Encoding } from "../rank/encoding";
 import { ExactIndex, rankQueriesFast } from "../rank/search";
 import type { Metric } from "../rank/metrics";
@@ -154,26 +154,11 @@ export function queryItems(images: readonly string[], known: ReadonlySet<string>
 
 /**
  * One `<query>_rec.png` per ranking in `dir` (the query, then its hits with scores), for either store:
- * `itemOf` gives a hit's image. A figure that cannot be drawn is a warning; a disk that refuses writes
- * refuses every figure, so it is one error.
+ * `items` hold the hits' images. A figure that cannot be drawn is a warning; a disk that refuses writes
+ * refuses every figure, so it is one error. (The drawing is plot/'s renderRecommendations.)
  */
-export async function writeQueryFigures(rankings: Ranking[], queries: ImageItem[], itemOf: (id: string) => ImageItem, dir: string, opts: { layout?: RecommendationLayout; reporter?: Reporter } = {}): Promise<string[]> {
-  const queryByName = new Map(queries.map((i) => [i.name, i] as const));
-  const stems = outputStems(rankings.map((r) => r.query));
-  const figures: string[] = [];
-  for (const [qi, r] of rankings.entries()) {
-    const hits = r.hits.map((h, i) => ({ item: itemOf(h.id), score: h.score, rank: i + 1 }));
-    try {
-      const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric, layout: opts.layout });
-      const file = path.join(dir, `${stems[qi]}_rec.png`);
-      await writeFileAtomic(file, png);
-      figures.push(file);
-    } catch (e) {
-      if (!isCbirError(e) || e.code === "E_DISK_FULL" || e.code === "E_NOT_WRITABLE") throw e;
-      reporterOf(opts.reporter).warn(`no figure for ${r.query}: ${e.message}`);
-    }
-  }
-  return figures;
+export async function writeQueryFigures(rankings: Ranking[], queries: ImageItem[], items: ImageItem[], dir: string, opts: { layout?: RecommendationLayout; reporter?: Reporter } = {}): Promise<string[]> {
+  return renderRecommendations(rankings, items, dir, { queries, layout: opts.layout, reporter: opts.reporter, onFigureError: "warn" });
 }
 
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
@@ -233,8 +218,8 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   }
   let figures: string[] = [];
   if (opts.figuresDir) {
-    const byName = new Map(index.manifest.items.map((i) => [i.name, { path: i.path, name: i.name, ...(i.label !== undefined ? { label: i.label } : {}) }] as const));
-    figures = await writeQueryFigures(rankings, queries, (id) => byName.get(id)!, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
+    const items = index.manifest.items.map((i): ImageItem => ({ path: i.path, name: i.name, ...(i.label !== undefined ? { label: i.label } : {}) }));
+    figures = await writeQueryFigures(rankings, queries, items, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
   }
   return { index, search, rankings, skipped, figures };
 }

@@ -106,12 +106,9 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
   }
   let figures: string[] = [];
   if (opts.figuresDir) {
-    const rows = new Map((await store.rowsById([...new Set(rankings.flatMap((r) => r.hits.map((h) => h.id)))])).map((r) => [r.id, r] as const));
-    const itemOf = (id: string): ImageItem => {
-      const r = rows.get(id)!;
-      return r.label === undefined ? { path: r.path, name: r.id } : { path: r.path, name: r.id, label: r.label };
-    };
-    figures = await writeQueryFigures(rankings, queries, itemOf, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
+    const rows = await store.rowsById([...new Set(rankings.flatMap((r) => r.hits.map((h) => h.id)))]);
+    const items = rows.map((r): ImageItem => (r.label === undefined ? { path: r.path, name: r.id } : { path: r.path, name: r.id, label: r.label }));
+    figures = await writeQueryFigures(rankings, queries, items, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
   }
   return { store, rankings, skipped, figures };
 }
