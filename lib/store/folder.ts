@@ -1,14 +1,12 @@
 /**
  * Folder-level entry points behind `cbir index` and `cbir query`: scan a folder and bring its index up to
- * date; rank query images against an index with the settings it was built with, and draw the
- * recommendation figures.
+ * date; rank query images against an index with the settings it was built with. Figures are drawn by
+ * the caller (plot/'s renderRecommendations; lib/cli/query-figures.ts for `cbir query`).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveConfig, type PipelineConfig } from "../config";
 import { CbirError, expectOneOf, invalidOption } from "../errors";
-import { checkOutputDir } from "../fsutil";
-import { RECOMMENDATION_LAYOUTS, renderRecommendations, type RecommendationLayout } from "../plot/index";
 import { labelFromName } from "../prepare/labels";
 import { fsPath, readableName } from "../prepare/names";
 import { scanFolder, type ScanOptions } from "../prepare/scan";
@@ -73,10 +71,6 @@ export interface QueryOptions {
   metric?: Metric;
   /** Settings that differ from the index's are refused (the vectors would not be comparable). */
   config?: Partial<PipelineConfig>;
-  /** Write `<stem>_rec.png` figures here (default: no figures). */
-  figuresDir?: string;
-  /** Figure layout: "grid" (query above, hits below; default) or "row" ("Rank #1..#k" on one row). */
-  layout?: RecommendationLayout;
   queryExpansion?: number;
   /** Refuse the index unless its search vectors have this encoding (E_FINGERPRINT_MISMATCH naming both). */
   vectors?: Encoding;
@@ -93,7 +87,8 @@ export interface QueryResult {
   search: string;
   rankings: Ranking[];
   skipped: SkippedFile[];
-  figures: string[];
+  /** The query images read (their figures are drawn by the caller: plot/'s renderRecommendations). */
+  queries: ImageItem[];
 }
 
 /**
@@ -152,15 +147,6 @@ export function queryItems(images: readonly string[], known: ReadonlySet<string>
   return queries;
 }
 
-/**
- * One `<query>_rec.png` per ranking in `dir` (the query, then its hits with scores), for either store:
- * `items` hold the hits' images. A figure that cannot be drawn is a warning; a disk that refuses writes
- * refuses every figure, so it is one error. (The drawing is plot/'s renderRecommendations.)
- */
-export async function writeQueryFigures(rankings: Ranking[], queries: ImageItem[], items: ImageItem[], dir: string, opts: { layout?: RecommendationLayout; reporter?: Reporter } = {}): Promise<string[]> {
-  return renderRecommendations(rankings, items, dir, { queries, layout: opts.layout, reporter: opts.reporter, onFigureError: "warn" });
-}
-
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
   const rep = reporterOf(opts.reporter);
   if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
@@ -181,12 +167,10 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
     : index.encoding === "f32"
       ? `exact ${metric} over float32 vectors`
       : `exact cosine over ${index.encoding} codes${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""}`;
-  if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
   const recorded = (index.manifest.config ?? {}) as Partial<PipelineConfig>;
   const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
   // options checked before any image is read or the model loaded
   resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
-  if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
   const labels = new Map<string, string>();
   for (const i of index.manifest.items) if (i.label !== undefined) labels.set(i.name, i.label);
   const queries = queryItems(images, new Set(labels.values()));
@@ -216,10 +200,10 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   } finally {
     pipeline.dispose();
   }
-  let figures: string[] = [];
-  if (opts.figuresDir) {
-    const items = index.manifest.items.map((i): ImageItem => ({ path: i.path, name: i.name, ...(i.label !== undefined ? { label: i.label } : {}) }));
-    figures = await writeQueryFigures(rankings, queries, items, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
-  }
-  return { index, search, rankings, skipped, figures };
+  return { index, search, rankings, skipped, queries };
+}
+
+/** The indexed images as ImageItems (path, name, label): what a figure of the index's hits shows. */
+export function indexItems(index: SearchIndex): ImageItem[] {
+  return index.manifest.items.map((i): ImageItem => ({ path: i.path, name: i.name, ...(i.label !== undefined ? { label: i.label } : {}) }));
 }
