@@ -4,7 +4,7 @@
  * `cat.png` and `cat.jpg` never share a figure.
  */
 import * as path from "node:path";
-import { isCbirError } from "../errors";
+import { invalidOption, isCbirError } from "../errors";
 import { outputStems } from "../prepare/scan";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking } from "../types";
@@ -13,6 +13,8 @@ import { writePng } from "./canvas";
 import { renderRecommendation, type RecommendationLayout } from "./recommendation";
 
 export interface RecommendationsOptions {
+  /** Show at most this many hits of each ranking (default: all; notebooks pass K with full rankings). */
+  k?: number;
   /** Score name in the captions; default each ranking's own `metric`. */
   metric?: string;
   /** "grid" (default) or "row", see recommendation.ts. */
@@ -35,6 +37,7 @@ export interface RecommendationsOptions {
 
 /** Draws and writes one figure per ranking in `dir`; returns the files written, in ranking order. */
 export async function renderRecommendations(rankings: readonly Ranking[], items: readonly ImageItem[], dir: string, opts: RecommendationsOptions = {}): Promise<string[]> {
+  if (opts.k !== undefined && (!Number.isInteger(opts.k) || opts.k < 1)) throw invalidOption("k", "positive integer", opts.k);
   const rep = reporterOf(opts.reporter);
   const byName = new Map(items.map((it) => [it.name, it] as const));
   const queryByName = opts.queries ? new Map(opts.queries.map((it) => [it.name, it] as const)) : byName;
@@ -46,7 +49,7 @@ export async function renderRecommendations(rankings: readonly Ranking[], items:
     try {
       const png = await renderRecommendation(
         { item: queryByName.get(r.query)! },
-        r.hits.map((hit, j) => ({ item: byName.get(hit.id)!, score: hit.score, rank: j + 1 })),
+        r.hits.slice(0, opts.k ?? r.hits.length).map((hit, j) => ({ item: byName.get(hit.id)!, score: hit.score, rank: j + 1 })),
         { layout: opts.layout, metric: opts.metric ?? r.metric, loadThumb: opts.loadThumb },
       );
       const file = path.join(dir, `${stems[i]}_rec.png`);
