@@ -7,7 +7,7 @@
  * reads its own contiguous slice at the same time (the kernels run on as many threads).
  */
 import { Worker } from "node:worker_threads";
-import { section, sleb, uleb } from "../lib/plot/simd-dots";
+import { section, sleb, uleb } from "../lib/simd/dots";
 
 /** A hand-assembled module: (memory (export "mem") 1) and sum(start, end) -> i64 over [start, end), STEP-byte steps. */
 function sumModuleBytes(): Uint8Array {

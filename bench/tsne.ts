@@ -1,5 +1,5 @@
 /**
- * Bench section "tsne": our Barnes-Hut t-SNE (tsneAsync, default thread count) against scikit-learn's
+ * Bench section "tsne": our Barnes-Hut t-SNE (tsne, default thread count) against scikit-learn's
  * TSNE on the same input, perplexity 30, 1,000 iterations, PCA init, learning rate "auto" on both sides.
  * The input is 5,000 x 1,280 features of data/openclipart (see benchInput), else 5,000 x 1,280 seeded
  * Gaussian clusters standing in for image features. Extraction is not timed.
@@ -14,10 +14,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { tsneAsync } from "../lib/plot/tsne";
-import { trustworthiness } from "../lib/plot/tsne-quality";
-import { gaussian, seededRandom } from "../lib/plot/tsne-init";
-import { tsneThreads } from "../lib/plot/tsne-pool";
+import { tsne } from "../lib/embed/tsne";
+import { trustworthiness } from "../lib/embed/tsne-quality";
+import { gaussian, seededRandom } from "../lib/random";
+import { tsneThreads } from "../lib/embed/tsne-pool";
 import { computeFeatures } from "../lib/pipeline/features";
 import { scanFolder } from "../lib/prepare/scan";
 
@@ -136,7 +136,7 @@ export async function runTsneBench(): Promise<Record<string, unknown>> {
   const threads = tsneThreads();
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  const ours = await tsneAsync(data, n, dim, { method: "barnes-hut", perplexity: PERPLEXITY, iterations: ITERATIONS, init: "pca", seed: 0, threads });
+  const ours = await tsne(data, n, dim, { method: "barnes-hut", perplexity: PERPLEXITY, iterations: ITERATIONS, init: "pca", seed: 0, threads });
   const oursS = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const oursCpuS = (cpu.user + cpu.system) / 1e6;

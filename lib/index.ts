@@ -23,6 +23,7 @@ export { POOLINGS, POOLING_METHODS, poolFeatures, pooledDim, poolingNames, regis
 export * from "./rank/index";
 export * from "./evaluate/index";
 export * from "./store/index";
+export * from "./embed/index";
 export * from "./plot/index";
 export * from "./learn/index";
 export * from "./pipeline/index";

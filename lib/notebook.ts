@@ -3,7 +3,7 @@
  * every 25% and 100% (notebook output cannot redraw a line in place).
  */
 import type { Reporter } from "./report";
-import { printMilestone } from "./cli/output";
+import { printMilestone } from "./progress";
 
 export function notebookReporter(options: { quiet?: boolean } = {}): Reporter {
   const milestones = new Map<string, { step: number; done: number }>();

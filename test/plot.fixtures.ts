@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
 import type { ImageItem } from "../lib/types";
-import { gaussian, seededRandom } from "../lib/plot/tsne-init";
+import { gaussian, seededRandom } from "../lib/random";
 
 export const RED = { r: 230, g: 20, b: 20 };
 export const BLUE = { r: 20, g: 40, b: 220 };

@@ -2,7 +2,8 @@ import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { renderRecommendation, writePng } from "../lib/plot";
+import { renderRecommendation, renderRecommendations, writePng } from "../lib/plot";
+import type { Ranking } from "../lib/types";
 import { BLUE, RED, countColour, imageFolder, pngInfo } from "./plot.fixtures";
 
 let fx: Awaited<ReturnType<typeof imageFolder>>;
@@ -67,4 +68,28 @@ test("writePng creates folders and leaves no temporary file behind", async () =>
   assert.deepEqual(fs.readFileSync(file), png);
   await writePng(png, file); // overwriting works too
   assert.deepEqual(fs.readdirSync(path.dirname(file)), ["rec.png"]);
+});
+
+test("renderRecommendations: one <stem>_rec.png per ranking (cat.png and cat.jpg apart), at most k hits, queries from outside the items", async () => {
+  const out = path.join(fx.dir, "recs");
+  const red = { ...fx.red, name: "cat.png" };
+  const blue = { ...fx.blue, name: "cat.jpg" };
+  const hit = (id: string, score: number) => ({ id, score });
+  const rankings: Ranking[] = [
+    { query: "cat.png", metric: "cosine", higherIsBetter: true, hits: [hit("cat.jpg", 0.9), hit("cat.png", 0.5)] },
+    { query: "cat.jpg", metric: "cosine", higherIsBetter: true, hits: [hit("cat.png", 0.8)] },
+  ];
+  const logs: string[] = [];
+  const files = await renderRecommendations(rankings, [red, blue], out, { k: 1, reporter: { log: (l) => logs.push(l) }, announce: true });
+  assert.equal(files.length, 2);
+  assert.equal(new Set(files).size, 2, "the two cats do not share a figure");
+  assert.ok(files.every((f) => path.dirname(f) === out && f.endsWith("_rec.png") && fs.existsSync(f)));
+  assert.deepEqual(logs, ["[1/2] Plotting similar image recommendations for: cat.png", "[2/2] Plotting similar image recommendations for: cat.jpg"]);
+  // k = 1 draws one hit: the same figure as rendering the first hit alone
+  const one = await renderRecommendation({ item: red }, [{ item: blue, score: 0.9, rank: 1 }], { metric: "cosine" });
+  assert.ok(Buffer.compare(fs.readFileSync(files[0]), one) === 0);
+  const query = { ...fx.red, name: "outside.png" };
+  const [q] = await renderRecommendations([{ query: "outside.png", metric: "cosine", higherIsBetter: true, hits: [hit("cat.jpg", 0.7)] }], [red, blue], out, { queries: [query] });
+  assert.ok(q.endsWith("outside_rec.png"));
+  await assert.rejects(renderRecommendations(rankings, [red, blue], out, { k: 0 }), { message: "Expected positive integer for k but received 0 of type number" });
 });

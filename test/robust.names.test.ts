@@ -11,10 +11,10 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { fromFsBytes, fsPath, readableName, resolveTypedPath, toFsBytes } from "../lib/prepare/names";
 import { MAX_STEM_BYTES, outputStem, outputStems, scanFolder } from "../lib/prepare/scan";
-import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, renderGrid, renderLineChart } from "../lib/plot/index";
+import { renderRecommendation, renderRecommendations, renderTsneScatter, renderTsneThumbnails, renderGrid, renderLineChart } from "../lib/plot/index";
 import { escapeXml } from "../lib/plot/svg";
 import { runDemo } from "../lib/pipeline/demo";
-import { indexFolder, queryIndex } from "../lib/pipeline/folder-index";
+import { indexFolder, indexItems, queryIndex } from "../lib/pipeline/folder-index";
 import { formatSkipped, printable } from "../lib/cli/output";
 import { cbirSync, writeTinyModel } from "./fixtures/bad-images";
 
@@ -133,8 +133,9 @@ test("index records every name and finds them again unchanged; query draws them"
   assert.equal(again.unchanged, EXPECTED, "non-UTF-8 and odd names are found again");
   assert.equal(again.added.length + again.changed.length + again.removed.length, 0);
   const figs = path.join(work, "q-figs");
-  const q = await queryIndex(dir, [path.join(db, "cat.png"), path.join(db, "cat.jpg"), path.join(db, ODD[1])], { k: EXPECTED - 1, figuresDir: figs });
-  assert.equal(q.figures.length, 3);
+  const q = await queryIndex(dir, [path.join(db, "cat.png"), path.join(db, "cat.jpg"), path.join(db, ODD[1])], { k: EXPECTED - 1 });
+  const figures = await renderRecommendations(q.rankings, indexItems(q.index), figs, { queries: q.queries });
+  assert.equal(figures.length, 3);
   assert.equal(fs.readdirSync(figs).length, 3, "cat.png and cat.jpg do not share a figure");
   const hitNames = new Set(q.rankings[0].hits.map((h) => h.id));
   assert.ok([...hitNames].some((n) => /[\udc80-\udcff]/u.test(n)), "non-UTF-8 images are ranked and drawn");

@@ -6,7 +6,10 @@ import type { Command } from "commander";
 import type { PipelineConfig } from "../config";
 import { bytesPerVector, type Encoding } from "../rank/encoding";
 import { readableName } from "../prepare/names";
-import { indexFolderLance, queryLance } from "../pipeline/lance-index";
+import { indexFolderLance, lanceHitItems, queryLance } from "../pipeline/lance-index";
+import { checkOutputDir } from "../fsutil";
+import type { RecommendationLayout } from "../plot/index";
+import { writeQueryFigures } from "./query-figures";
 import { parseShard } from "../store/shard";
 import { cliReporter, EXIT, formatSkipped, setExitCode } from "./output";
 
@@ -43,15 +46,17 @@ export async function runLanceIndex(folder: string, uri: string, config: Partial
   }
 }
 
-export async function runLanceQuery(uri: string, images: string[], query: Parameters<typeof queryLance>[2], opts: Record<string, unknown>, cmd: Command): Promise<void> {
+export async function runLanceQuery(uri: string, images: string[], query: Parameters<typeof queryLance>[2], figures: { dir?: string; layout: RecommendationLayout }, opts: Record<string, unknown>, cmd: Command): Promise<void> {
   const reporter = cliReporter({ quiet: Boolean(opts.quiet) });
+  if (figures.dir) checkOutputDir(figures.dir, "figures folder");
   const res = await queryLance(uri, images, { ...query, reporter });
+  const written = figures.dir ? await writeQueryFigures(res.rankings, res.queries, await lanceHitItems(res.store, res.rankings), figures.dir, figures.layout, reporter) : [];
   reporter.finish();
   for (const r of res.rankings) {
     process.stdout.write(`${readableName(`${r.query}${r.queryLabel ? ` (${r.queryLabel})` : ""}`)}:\n`);
     r.hits.forEach((h, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${readableName(`${h.id}${h.label ? ` [${h.label}]` : ""}`)}  ${r.metric} ${h.score.toFixed(4)}\n`));
   }
-  for (const f of res.figures) process.stdout.write(`wrote ${readableName(f)}\n`);
+  for (const f of written) process.stdout.write(`wrote ${readableName(f)}\n`);
   res.store.close();
   if (res.skipped.length && opts.strict) setExitCode(cmd, EXIT.skipped);
 }

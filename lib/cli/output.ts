@@ -3,7 +3,10 @@
  * progress bar on stderr for long loops (redrawn in place on a terminal, a few milestone lines otherwise).
  */
 import type { Command } from "commander";
-import type { ProgressEvent, Reporter } from "../report";
+import type { Reporter } from "../report";
+import { printMilestone, progressBar } from "../progress";
+
+export { printMilestone, progressBar } from "../progress";
 import { isCbirError } from "../errors";
 import type { SkippedFile } from "../types";
 import { readableName } from "../prepare/names";
@@ -22,21 +25,6 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, skipped: 3 } as const;
 export interface CliReporterOptions {
   quiet?: boolean;
   stream?: NodeJS.WriteStream;
-}
-
-export function progressBar(done: number, total: number, width = 30): string {
-  const frac = total > 0 ? Math.min(1, done / total) : 1;
-  const full = Math.round(frac * width);
-  return `[${"#".repeat(full)}${"-".repeat(width - full)}] ${done}/${total}`;
-}
-
-/** Prints a stage's progress at 0%, 25%, 50%, 75% and 100%; a stage whose count goes back starts again. */
-export function printMilestone(state: Map<string, { step: number; done: number }>, ev: ProgressEvent, print: (line: string) => void): void {
-  const prev = state.get(ev.stage);
-  const fresh = !prev || ev.done < prev.done;
-  const step = ev.done >= ev.total ? 4 : Math.floor((ev.done / ev.total) * 4);
-  if (fresh || step > prev.step) print(`${ev.stage} ${progressBar(ev.done, ev.total)}`);
-  state.set(ev.stage, { step: fresh ? step : Math.max(step, prev.step), done: ev.done });
 }
 
 export function cliReporter(options: CliReporterOptions = {}): Reporter & { finish(): void } {

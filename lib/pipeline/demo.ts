@@ -9,9 +9,10 @@ import type { Evaluation } from "../evaluate/index";
 import { rankAndEvaluate } from "../evaluate/ranked";
 import { checkOutputDir, writeFileAtomic } from "../fsutil";
 import type { Fingerprint } from "../fingerprint";
-import { renderRecommendation, renderTsneScatter, renderTsneThumbnails, tsneAsync, writePng } from "../plot/index";
+import { tsne } from "../embed/index";
+import { renderRecommendations, renderTsneScatter, renderTsneThumbnails, writePng } from "../plot/index";
 import { ThumbnailCache } from "../plot/thumbs";
-import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
+import { scanFolder, type ScanOptions } from "../prepare/scan";
 import { reporterOf, type Reporter } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
 import { computeFeatures } from "./features";
@@ -64,7 +65,6 @@ export async function runDemo(folder = "data/sample", config: ConfigInput = {}, 
   if (search.vectors !== "f32") rep.log(`ranked on ${search.vectors} codes${search.refine > 1 ? `, the best ${search.refine} x k re-scored with float32 vectors` : ""}`);
   const skipped = [...scan.skipped, ...pf.skipped];
 
-  const byName = new Map(pf.items.map((it) => [it.name, it]));
   const labels = new Map(pf.items.filter((it) => it.label !== undefined).map((it) => [it.name, it.label as string]));
   const labelled = labels.size === n && new Set(labels.values()).size > 1;
   const tRank = performance.now();
@@ -75,21 +75,8 @@ export async function runDemo(folder = "data/sample", config: ConfigInput = {}, 
   const outDir = path.resolve(output.outDir);
   // every image is decoded once for the figures; each later figure that shows it reads the cached thumbnail
   const thumbs = new ThumbnailCache(path.join(outDir, "thumbs"));
-  const recFiles: string[] = [];
   const tPlot = performance.now();
-  const stems = outputStems(rankings.map((r) => r.query)); // cat.png and cat.jpg must not share a figure
-  for (const [i, r] of rankings.entries()) {
-    rep.log(`[${i + 1}/${n}] Plotting similar image recommendations for: ${r.query}`);
-    const png = await renderRecommendation(
-      { item: byName.get(r.query)! },
-      r.hits.map((hit, j) => ({ item: byName.get(hit.id)!, score: hit.score, rank: j + 1 })),
-      { layout: "grid", metric: search.metric, loadThumb: thumbs.load },
-    );
-    const file = path.join(outDir, "rec", `${stems[i]}_rec.png`);
-    await writePng(png, file);
-    recFiles.push(file);
-    rep.progress("plot", i + 1, n, r.query);
-  }
+  const recFiles = await renderRecommendations(rankings, pf.items, path.join(outDir, "rec"), { layout: "grid", metric: search.metric, loadThumb: thumbs.load, reporter, announce: true });
   const plotSeconds = (performance.now() - tPlot) / 1000;
 
   let tsneFile: string | null = null;
@@ -98,7 +85,7 @@ export async function runDemo(folder = "data/sample", config: ConfigInput = {}, 
   if (output.tsne && n >= 4) {
     tsneFile = path.join(outDir, "tsne.png");
     rep.log(`Plotting tSNE to ${path.relative(process.cwd(), tsneFile) || tsneFile}...`);
-    const t = await tsneAsync(pf.features.data, n, pf.features.dim, { seed: output.seed, reporter });
+    const t = await tsne(pf.features.data, n, pf.features.dim, { seed: output.seed, reporter });
     coords = t.coords;
     await writePng(await renderTsneThumbnails(pf.items, coords, { loadThumb: thumbs.load, maxThumbnails: TSNE_MAX_THUMBNAILS }), tsneFile);
     if (labelled) await writePng(await renderTsneScatter(coords, pf.items.map((it) => it.label as string)), path.join(outDir, "tsne_classes.png"));

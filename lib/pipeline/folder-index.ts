@@ -1,17 +1,15 @@
 /**
  * Folder-level entry points behind `cbir index` and `cbir query`: scan a folder and bring its index up to
- * date; rank query images against an index with the settings it was built with, and draw the
- * recommendation figures.
+ * date; rank query images against an index with the settings it was built with. Figures are drawn by
+ * the caller (plot/'s renderRecommendations; lib/cli/query-figures.ts for `cbir query`).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolveConfig, type ConfigInput, type PipelineConfig } from "../config";
-import { CbirError, expectOneOf, isCbirError } from "../errors";
-import { checkOutputDir, writeFileAtomic } from "../fsutil";
-import { RECOMMENDATION_LAYOUTS, renderRecommendation, type RecommendationLayout } from "../plot/index";
+import { CbirError, expectOneOf } from "../errors";
 import { labelFromName } from "../prepare/labels";
 import { fsPath, readableName } from "../prepare/names";
-import { outputStems, scanFolder, type ScanOptions } from "../prepare/scan";
+import { scanFolder, type ScanOptions } from "../prepare/scan";
 import { checkEncoding, checkEncodingName, type Encoding } from "../rank/encoding";
 import { checkRefine, ExactIndex, exactSearch } from "../rank/exact";
 import type { Metric } from "../rank/metrics/index";
@@ -73,10 +71,6 @@ export interface QueryOptions {
   metric?: Metric;
   /** Settings that differ from the index's are refused (the vectors would not be comparable). */
   config?: Partial<PipelineConfig>;
-  /** Write `<stem>_rec.png` figures here (default: no figures). */
-  figuresDir?: string;
-  /** Figure layout: "grid" (query above, hits below; default) or "row" ("Rank #1..#k" on one row). */
-  layout?: RecommendationLayout;
   queryExpansion?: number;
   /** Refuse the index unless its search vectors have this encoding (E_FINGERPRINT_MISMATCH naming both). */
   vectors?: Encoding;
@@ -93,7 +87,8 @@ export interface QueryResult {
   search: string;
   rankings: Ranking[];
   skipped: SkippedFile[];
-  figures: string[];
+  /** The query images read (their figures are drawn by the caller: plot/'s renderRecommendations). */
+  queries: ImageItem[];
 }
 
 /**
@@ -152,30 +147,6 @@ export function queryItems(images: readonly string[], known: ReadonlySet<string>
   return queries;
 }
 
-/**
- * One `<query>_rec.png` per ranking in `dir` (the query, then its hits with scores), for either store:
- * `itemOf` gives a hit's image. A figure that cannot be drawn is a warning; a disk that refuses writes
- * refuses every figure, so it is one error.
- */
-export async function writeQueryFigures(rankings: Ranking[], queries: ImageItem[], itemOf: (id: string) => ImageItem, dir: string, opts: { layout?: RecommendationLayout; reporter?: Reporter } = {}): Promise<string[]> {
-  const queryByName = new Map(queries.map((i) => [i.name, i] as const));
-  const stems = outputStems(rankings.map((r) => r.query));
-  const figures: string[] = [];
-  for (const [qi, r] of rankings.entries()) {
-    const hits = r.hits.map((h, i) => ({ item: itemOf(h.id), score: h.score, rank: i + 1 }));
-    try {
-      const png = await renderRecommendation({ item: queryByName.get(r.query)! }, hits, { metric: r.metric, layout: opts.layout });
-      const file = path.join(dir, `${stems[qi]}_rec.png`);
-      await writeFileAtomic(file, png);
-      figures.push(file);
-    } catch (e) {
-      if (!isCbirError(e) || e.code === "E_DISK_FULL" || e.code === "E_NOT_WRITABLE") throw e;
-      reporterOf(opts.reporter).warn(`no figure for ${r.query}: ${e.message}`);
-    }
-  }
-  return figures;
-}
-
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
   const rep = reporterOf(opts.reporter);
   if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
@@ -200,8 +171,6 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
     : index.encoding === "f32"
       ? `exact ${metric} over float32 vectors`
       : `exact cosine over ${index.encoding} codes${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""}`;
-  if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
-  if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
   const labels = new Map<string, string>();
   for (const i of index.manifest.items) if (i.label !== undefined) labels.set(i.name, i.label);
   const queries = queryItems(images, new Set(labels.values()));
@@ -231,10 +200,10 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   } finally {
     pipeline.dispose();
   }
-  let figures: string[] = [];
-  if (opts.figuresDir) {
-    const byName = new Map(index.manifest.items.map((i) => [i.name, { path: i.path, name: i.name, ...(i.label !== undefined ? { label: i.label } : {}) }] as const));
-    figures = await writeQueryFigures(rankings, queries, (id) => byName.get(id)!, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
-  }
-  return { index, search, rankings, skipped, figures };
+  return { index, search, rankings, skipped, queries };
+}
+
+/** The indexed images as ImageItems (path, name, label): what a figure of the index's hits shows. */
+export function indexItems(index: SearchIndex): ImageItem[] {
+  return index.manifest.items.map((i): ImageItem => ({ path: i.path, name: i.name, ...(i.label !== undefined ? { label: i.label } : {}) }));
 }

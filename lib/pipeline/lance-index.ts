@@ -8,11 +8,10 @@ import { CbirError, expectOneOf } from "../errors";
 import { checkEncodingName } from "../rank/encoding";
 import { AUGMENT_MAX_ROWS, checkRefine } from "../rank/exact";
 import { checkOutputDir } from "../fsutil";
-import { RECOMMENDATION_LAYOUTS } from "../plot/index";
 import { scanFolder } from "../prepare/scan";
 import { reporterOf } from "../report";
 import type { ImageItem, Ranking, SkippedFile } from "../types";
-import { queryItems, writeQueryFigures, type IndexFolderOptions, type QueryOptions } from "./folder-index";
+import { queryItems, type IndexFolderOptions, type QueryOptions } from "./folder-index";
 import { LanceStore, refuseForeignFolder } from "../store/lance-store";
 import { checkTableEncoding, updateLanceIndex, type LanceBuildResult } from "../store/lance-update";
 import { HISTOGRAM_BINS, Pipeline } from "./pipeline";
@@ -67,7 +66,8 @@ export interface LanceQueryResult {
   store: LanceStore;
   rankings: Ranking[];
   skipped: SkippedFile[];
-  figures: string[];
+  /** The query images read (their figures are drawn by the caller: plot/'s renderRecommendations). */
+  queries: ImageItem[];
 }
 
 /** queryIndex (lib/pipeline/folder-index.ts) on a Lance table. */
@@ -77,11 +77,9 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
   if (opts.vectors !== undefined) store.checkVectors(opts.vectors);
   const refine = checkRefine(opts.refine);
   if (store.meta.vectors === "f32" && refine > 1) rep.info("--refine has no effect on a table of float32 vectors searched exactly (above 20,000 rows it is LanceDB's refineFactor)");
-  if (opts.figuresDir) checkOutputDir(opts.figuresDir, "figures folder");
   const recorded = (store.meta.config ?? {}) as Partial<PipelineConfig>;
   const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
   const c = resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
-  if (opts.layout !== undefined) expectOneOf("layout", opts.layout, RECOMMENDATION_LAYOUTS);
   const metric = expectOneOf("metric", opts.metric ?? "cosine", ["cosine", "euclidean", "sqeuclidean"] as const);
   const queries = queryItems(images, new Set((await store.entries()).map((e) => e.label).filter((l): l is string => l !== undefined)));
   const pipeline = await Pipeline.open(c, { reporter: opts.reporter });
@@ -104,14 +102,11 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
   } finally {
     pipeline.dispose();
   }
-  let figures: string[] = [];
-  if (opts.figuresDir) {
-    const rows = new Map((await store.rowsById([...new Set(rankings.flatMap((r) => r.hits.map((h) => h.id)))])).map((r) => [r.id, r] as const));
-    const itemOf = (id: string): ImageItem => {
-      const r = rows.get(id)!;
-      return r.label === undefined ? { path: r.path, name: r.id } : { path: r.path, name: r.id, label: r.label };
-    };
-    figures = await writeQueryFigures(rankings, queries, itemOf, opts.figuresDir, { layout: opts.layout, reporter: opts.reporter });
-  }
-  return { store, rankings, skipped, figures };
+  return { store, rankings, skipped, queries };
+}
+
+/** The images of these rankings' hits, read from the table (path, name, label), for their figures. */
+export async function lanceHitItems(store: LanceStore, rankings: Ranking[]): Promise<ImageItem[]> {
+  const rows = await store.rowsById([...new Set(rankings.flatMap((r) => r.hits.map((h) => h.id)))]);
+  return rows.map((r): ImageItem => (r.label === undefined ? { path: r.path, name: r.id } : { path: r.path, name: r.id, label: r.label }));
 }

@@ -1,11 +1,9 @@
-/** Stage "plot": figures as PNG bytes (sharp + SVG), t-SNE, and inline display in tslab notebooks. */
+/** Stage "plot": figures as PNG bytes (sharp + SVG) and inline display in tslab notebooks; t-SNE itself is in lib/embed. */
 export { renderRecommendation, RECOMMENDATION_LAYOUTS } from "./recommendation";
 export type { RecommendationHit, RecommendationOptions, RecommendationLayout } from "./recommendation";
+export { renderRecommendations } from "./recommendations";
+export type { RecommendationsOptions } from "./recommendations";
 export { writePng } from "./canvas";
-export { tsne, tsneAsync, klDivergence, TSNE_METHODS, TSNE_INITS, EXACT_MAX_POINTS, PARALLEL_MIN_POINTS } from "./tsne";
-export { DEFAULT_TSNE_THREADS } from "./tsne-pool";
-export type { TsneOptions, TsneResult, TsneMethod, TsneInit } from "./tsne";
-export { trustworthiness, neighbourPreservation, labelAgreement } from "./tsne-quality";
 export { renderTsneThumbnails, renderTsneScatter, tsneScatterPlotly, labelColours } from "./tsne-plot";
 export type { TsneThumbnailOptions, TsneScatterOptions, PlotlyFigure } from "./tsne-plot";
 export { renderLineChart, renderPrecisionAtK, renderTrainingCurves, niceTicks } from "./charts";

@@ -16,7 +16,7 @@
  * thread merges the T candidate lists. Workers share the codes through the memory, never copy them.
  */
 import { Worker } from "node:worker_threads";
-import { section, sleb, str, uleb, vec } from "../plot/simd-dots";
+import { section, sleb, str, uleb, vec } from "../simd/dots";
 
 /** Rows scored per step of the kernel's outer loop: they share the query loads. */
 export const ROWS_PER_STEP = 4;

@@ -5,7 +5,7 @@
  * P = (P_cond + P_cond^T) / sum, stored sparse (CSR).
  */
 
-import { createDotMatrix, type DotMatrix } from "./simd-dots";
+import { createDotMatrix, type DotMatrix } from "../simd/dots";
 import { OP, tsneConditionalRow, tsneHeapOffer } from "./tsne-kernels";
 import { LocalExecutor, runSteps, type Steps, type TsneExecutor } from "./tsne-pool";
 
@@ -39,7 +39,7 @@ export interface Affinities {
 /**
  * Steps (tsne-pool.ts) computing the exact k nearest neighbours (self excluded) by brute force, then,
  * when a perplexity is given, p(j|i). Each pair is computed once, in the WebAssembly SIMD kernel on `dm`
- * (simd-dots.ts), and offered to both rows' bounded heaps; each thread keeps its own heaps and the
+ * (lib/simd/dots.ts), and offered to both rows' bounded heaps; each thread keeps its own heaps and the
  * affinity pass merges them. Heaps order by (distance, index), so the neighbours, ties included, do not
  * depend on which thread saw which pair. Without SIMD (dm undefined) a JavaScript loop does the pairs.
  */

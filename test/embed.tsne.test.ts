@@ -1,21 +1,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { tsne, trustworthiness, labelAgreement, klDivergence, type TsneResult } from "../lib/plot";
-import { PARALLEL_MIN_POINTS, tsneAsync } from "../lib/plot/tsne";
-import { affinitySteps, conditionalP, nearestNeighbours, symmetrize } from "../lib/plot/tsne-affinity";
-import { createDotKernel } from "../lib/plot/simd-dots";
-import { pcaInit } from "../lib/plot/tsne-init";
-import { OP, emptyKernelState, tsneRepulsion } from "../lib/plot/tsne-kernels";
-import { LocalExecutor, TsneWorkerPool, runSteps, tsneThreads, tsneWorkersAlive } from "../lib/plot/tsne-pool";
-import { QuadTree } from "../lib/plot/tsne-quadtree";
+import { tsne, trustworthiness, labelAgreement, klDivergence, type TsneResult } from "../lib/embed/index";
+import { PARALLEL_MIN_POINTS } from "../lib/embed/tsne";
+import { affinitySteps, conditionalP, nearestNeighbours, symmetrize } from "../lib/embed/tsne-affinity";
+import { createDotKernel } from "../lib/simd/dots";
+import { pcaInit, pcaSteps } from "../lib/embed/tsne-init";
+import { OP, emptyKernelState, tsneRepulsion } from "../lib/embed/tsne-kernels";
+import { LocalExecutor, TsneWorkerPool, runSteps, tsneThreads, tsneWorkersAlive } from "../lib/embed/tsne-pool";
+import { QuadTree } from "../lib/embed/tsne-quadtree";
 import type { Notice } from "../lib/report";
 import { blobs } from "./plot.fixtures";
 
-test("the exact (tsne-js) and Barnes-Hut paths agree in quality on a small labelled set", () => {
+test("the exact (tsne-js) and Barnes-Hut paths agree in quality on a small labelled set", async () => {
   const n = 72, dim = 16;
   const { data, labels } = blobs(n, dim, 4, 11);
-  const exact = tsne(data, n, dim, { method: "exact", perplexity: 15, iterations: 500, seed: 3 });
-  const bh = tsne(data, n, dim, { method: "barnes-hut", perplexity: 15, iterations: 500, seed: 3 });
+  const exact = await tsne(data, n, dim, { method: "exact", perplexity: 15, iterations: 500, seed: 3 });
+  const bh = await tsne(data, n, dim, { method: "barnes-hut", perplexity: 15, iterations: 500, seed: 3 });
   assert.equal(exact.method, "exact");
   assert.equal(bh.method, "barnes-hut");
   const tExact = trustworthiness(data, n, dim, exact.coords, 5);
@@ -28,55 +28,55 @@ test("the exact (tsne-js) and Barnes-Hut paths agree in quality on a small label
   assert.ok(exact.kl >= 0 && bh.kl >= 0);
 });
 
-test("same seed, same map; another seed with random init, another map (both paths)", () => {
+test("same seed, same map; another seed with random init, another map (both paths)", async () => {
   const n = 40, dim = 8;
   const { data } = blobs(n, dim, 3, 5);
   const same = (a: TsneResult, b: TsneResult) => a.coords.every((v, i) => v === b.coords[i]);
   for (const method of ["barnes-hut", "exact"] as const) {
-    const a = tsne(data, n, dim, { method, iterations: 300, seed: 7, init: "random" });
-    const b = tsne(data, n, dim, { method, iterations: 300, seed: 7, init: "random" });
-    const c = tsne(data, n, dim, { method, iterations: 300, seed: 8, init: "random" });
+    const a = await tsne(data, n, dim, { method, iterations: 300, seed: 7, init: "random" });
+    const b = await tsne(data, n, dim, { method, iterations: 300, seed: 7, init: "random" });
+    const c = await tsne(data, n, dim, { method, iterations: 300, seed: 8, init: "random" });
     assert.ok(same(a, b), `${method}: identical with the same seed`);
     assert.equal(a.kl, b.kl);
     assert.ok(!same(a, c), `${method}: different with another seed`);
   }
 });
 
-test("auto picks exact for small collections and Barnes-Hut above 100 points", () => {
+test("auto picks exact for small collections and Barnes-Hut above 100 points", async () => {
   const small = blobs(30, 4, 3, 1);
   const big = blobs(130, 4, 3, 1);
-  assert.equal(tsne(small.data, 30, 4, { iterations: 100 }).method, "exact");
-  const r = tsne(big.data, 130, 4, { iterations: 300 });
+  assert.equal((await tsne(small.data, 30, 4, { iterations: 100 })).method, "exact");
+  const r = await tsne(big.data, 130, 4, { iterations: 300 });
   assert.equal(r.method, "barnes-hut");
   assert.equal(r.coords.length, 260);
   assert.ok(r.coords.every(Number.isFinite));
 });
 
-test("perplexity is clamped to (n - 1) / 3 with a notice", () => {
+test("perplexity is clamped to (n - 1) / 3 with a notice", async () => {
   const notices: Notice[] = [];
   const { data } = blobs(22, 5, 2, 2);
-  const r = tsne(data, 22, 5, { method: "barnes-hut", iterations: 100, reporter: { notice: (x) => notices.push(x) } });
+  const r = await tsne(data, 22, 5, { method: "barnes-hut", iterations: 100, reporter: { notice: (x) => notices.push(x) } });
   assert.equal(r.perplexity, 7);
   assert.equal(notices.length, 1);
   assert.match(notices[0].message, /perplexity 30 is too large for 22 points; using 7/);
 });
 
-test("tiny inputs and bad inputs", () => {
-  assert.deepEqual(Array.from(tsne(new Float32Array([1, 2]), 1, 2).coords), [0, 0]);
-  assert.equal(tsne(new Float32Array(4), 2, 2).coords.length, 4);
-  assert.throws(() => tsne(new Float32Array(10), 3, 4), { code: "E_BAD_OPTION", message: /holds 10 values but n \* dim = 12/ });
-  assert.throws(() => tsne(new Float32Array([0, 1, NaN, 1, 0, 0]), 3, 2), { message: /row 1 holds NaN/ });
-  assert.throws(() => tsne(new Float32Array(6), 3, 2, { method: "fast" as "exact" }), {
+test("tiny inputs and bad inputs", async () => {
+  assert.deepEqual(Array.from((await tsne(new Float32Array([1, 2]), 1, 2)).coords), [0, 0]);
+  assert.equal((await tsne(new Float32Array(4), 2, 2)).coords.length, 4);
+  await assert.rejects(tsne(new Float32Array(10), 3, 4), { code: "E_BAD_OPTION", message: /holds 10 values but n \* dim = 12/ });
+  await assert.rejects(tsne(new Float32Array([0, 1, NaN, 1, 0, 0]), 3, 2), { message: /row 1 holds NaN/ });
+  await assert.rejects(tsne(new Float32Array(6), 3, 2, { method: "fast" as "exact" }), {
     message: 'Expected one of auto, exact, barnes-hut for method but received "fast" of type string',
   });
-  assert.throws(() => tsne(new Float32Array(6), 3, 2, { iterations: 10 }), { message: /integer between 50 and 100000 for iterations/ });
+  await assert.rejects(tsne(new Float32Array(6), 3, 2, { iterations: 10 }), { message: /integer between 50 and 100000 for iterations/ });
 });
 
-test("coincident points do not break the Barnes-Hut quadtree", () => {
+test("coincident points do not break the Barnes-Hut quadtree", async () => {
   const n = 120, dim = 3;
   const data = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) data[i * dim] = i < 60 ? 0 : 5; // two groups of 60 identical points
-  const r = tsne(data, n, dim, { method: "barnes-hut", iterations: 200 });
+  const r = await tsne(data, n, dim, { method: "barnes-hut", iterations: 200 });
   assert.ok(r.coords.every(Number.isFinite));
   assert.ok(Number.isFinite(r.kl));
 });
@@ -108,7 +108,7 @@ test("neighbour search: the SIMD kernel and the JavaScript loop both find the tr
   }
 });
 
-test("affinities: each conditional row reaches the perplexity, and P is symmetric and sums to 1", () => {
+test("affinities: each conditional row reaches the perplexity, and P is symmetric and sums to 1", async () => {
   const n = 50, dim = 6, perplexity = 8;
   const { data } = blobs(n, dim, 2, 4);
   const nb = nearestNeighbours(data, n, dim, 25);
@@ -135,7 +135,7 @@ test("affinities: each conditional row reaches the perplexity, and P is symmetri
   }
   assert.ok(Math.abs(sum - 1) < 1e-9);
   // KL of a map that keeps the blobs apart is lower than that of a random layout
-  const good = tsne(data, n, dim, { method: "barnes-hut", perplexity, iterations: 300 });
+  const good = await tsne(data, n, dim, { method: "barnes-hut", perplexity, iterations: 300 });
   const rand = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 12.9898) * 10);
   assert.ok(klDivergence(P, good.coords) < klDivergence(P, rand));
 });
@@ -147,7 +147,7 @@ test("PCA start layout follows the direction of largest variance", () => {
     const s = (i / n - 0.5) * 20;
     for (let t = 0; t < dim; t++) data[i * dim + t] = (t === 3 ? s : 0) + Math.sin(i * 7 + t) * 0.1;
   }
-  const y = pcaInit(data, n, dim, 0);
+  const y = pcaInit(data, n, dim);
   let corr = 0;
   for (let i = 0; i < n; i++) corr += y[2 * i] * ((i / n - 0.5) * 20);
   assert.ok(Math.abs(corr) > 0, "first component carries the spread");
@@ -157,21 +157,25 @@ test("PCA start layout follows the direction of largest variance", () => {
   assert.ok(ok > n * 0.95);
   const std = Math.sqrt(Array.from({ length: n }, (_, i) => y[2 * i] ** 2).reduce((a, b) => a + b) / n);
   assert.ok(Math.abs(std - 1e-4) < 1e-6);
+  // the Barnes-Hut path's subspace iteration (pcaSteps) finds the same layout as reduce/'s exact PCA, same signs
+  const exec = new LocalExecutor();
+  const z = runSteps(pcaSteps(exec, data, dim, n, dim, 0), exec);
+  for (let t = 0; t < 2 * n; t += 2) assert.ok(Math.abs(z[t] - y[t]) < 1e-8, `row ${t / 2}: ${z[t]} vs ${y[t]}`);
 });
 
-test("tsneAsync on 2 and 3 threads gives the 1-thread map bit for bit, and stops its workers", async () => {
+test("tsne on 2 and 3 threads gives the 1-thread map bit for bit, and stops its workers", async () => {
   const n = PARALLEL_MIN_POINTS, dim = 12, clusters = 5;
   const { data, labels } = blobs(n, dim, clusters, 21);
   // exact duplicates (same label): neighbour ties must be broken the same way whatever the thread count
   for (let i = 0; i + clusters < n; i += 97) data.copyWithin((i + clusters) * dim, i * dim, (i + 1) * dim);
   const opts = { method: "barnes-hut", iterations: 150, seed: 4 } as const;
-  const one = tsne(data, n, dim, opts);
+  const one = await tsne(data, n, dim, { ...opts, threads: 1 });
   const logs: string[] = [];
-  const two = await tsneAsync(data, n, dim, { ...opts, threads: 2, reporter: { log: (l) => logs.push(l) } });
+  const two = await tsne(data, n, dim, { ...opts, threads: 2, reporter: { log: (l) => logs.push(l) } });
   assert.ok(logs.includes("[t-SNE] 2 threads"), "the pool ran");
   assert.equal(tsneWorkersAlive(), 0, "workers terminated");
-  const three = await tsneAsync(data, n, dim, { ...opts, threads: 3 });
-  const again = await tsneAsync(data, n, dim, { ...opts, threads: 2 });
+  const three = await tsne(data, n, dim, { ...opts, threads: 3 });
+  const again = await tsne(data, n, dim, { ...opts, threads: 2 });
   assert.equal(tsneWorkersAlive(), 0);
   for (const [name, r] of [["2 threads", two], ["3 threads", three], ["2 threads again", again]] as const) {
     assert.ok(r.coords.every((v, i) => v === one.coords[i]), `${name}: same coordinates as 1 thread`);
@@ -179,10 +183,10 @@ test("tsneAsync on 2 and 3 threads gives the 1-thread map bit for bit, and stops
   }
   assert.ok(one.coords.every(Number.isFinite));
   assert.ok(labelAgreement(two.coords, labels) > 0.95, "the clusters separate");
-  // below the threshold and on one thread, tsneAsync stays on the calling thread with the same result
+  // below the threshold, tsne stays on the calling thread with the same result
   const small = blobs(150, 6, 3, 2).data;
-  const s1 = tsne(small, 150, 6, { iterations: 100 });
-  const s2 = await tsneAsync(small, 150, 6, { iterations: 100, threads: 2 });
+  const s1 = await tsne(small, 150, 6, { iterations: 100, threads: 1 });
+  const s2 = await tsne(small, 150, 6, { iterations: 100, threads: 2 });
   assert.ok(s2.coords.every((v, i) => v === s1.coords[i]));
 });
 
@@ -198,7 +202,7 @@ test("thread count: option, CBIR_TSNE_THREADS, validation", async () => {
     if (saved === undefined) delete process.env.CBIR_TSNE_THREADS;
     else process.env.CBIR_TSNE_THREADS = saved;
   }
-  await assert.rejects(tsneAsync(new Float32Array(6), 3, 2, { threads: 0 }), { message: "Expected integer from 1 to 64 for threads but received 0 of type number" });
+  await assert.rejects(tsne(new Float32Array(6), 3, 2, { threads: 0 }), { message: "Expected integer from 1 to 64 for threads but received 0 of type number" });
 });
 
 test("a worker that throws or dies rejects the run instead of hanging; close() terminates the workers", async () => {

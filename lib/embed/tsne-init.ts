@@ -4,9 +4,12 @@
  * coordinate has standard deviation 1e-4, as scikit-learn does, so the learning rate means the same.
  */
 
+import type { Fingerprint } from "../fingerprint";
 import { gaussian, seededRandom } from "../random";
+import { symmetricEigen } from "../reduce/eigen";
+import { fitPca } from "../reduce/pca";
 import { OP } from "./tsne-kernels";
-import { LocalExecutor, runSteps, type Steps, type TsneExecutor } from "./tsne-pool";
+import type { Steps, TsneExecutor } from "./tsne-pool";
 
 export { gaussian, seededRandom };
 
@@ -18,19 +21,40 @@ export function randomInit(n: number, seed: number): Float64Array {
 }
 
 /**
- * Projection on the two leading principal components, found by subspace iteration on the implicit
- * covariance (X - mean)^T (X - mean): no d x d matrix is formed, so 5,000 x 1,280 costs nine passes
- * over the data. A block of 6 vectors converges on the leading 2 in a few iterations even when the
- * spectrum is flat; signs are fixed so that the largest loading of each component is positive.
- * On the calling thread; the t-SNE entry points run pcaSteps, which may use worker threads.
+ * Projection on the two leading principal components, by reduce/'s exact PCA (fitPca: the eigenvectors of
+ * the smaller of the covariance and Gram matrices, the largest loading of each axis positive). For the
+ * exact path's small collections; its cost grows with min(n, dim)^3, so the Barnes-Hut path uses pcaSteps.
+ * Rows that are all alike give the all-zero layout, as pcaSteps does. The seed is not needed (no random start).
  */
-export function pcaInit(data: Float32Array, n: number, dim: number, seed: number): Float64Array {
-  const exec = new LocalExecutor();
-  return runSteps(pcaSteps(exec, data, dim, n, dim, seed), exec);
+export function pcaInit(data: Float32Array, n: number, dim: number): Float64Array {
+  const y = new Float64Array(n * 2);
+  if (n < 2 || !varies(data, n, dim)) return y;
+  const ids = Array.from({ length: n }, (_, i) => String(i));
+  const state = fitPca({ ids, dim, data, fingerprint: UNUSED_FINGERPRINT }, { dims: 2 });
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < state.dims; c++) {
+      let acc = 0;
+      for (let k = 0; k < dim; k++) acc += (data[i * dim + k] - state.mean[k]) * state.components[c * dim + k];
+      y[i * 2 + c] = acc;
+    }
+  }
+  return scaleToStd(y, n, 1e-4);
+}
+
+/** fitPca reads only ids, dim and data; the fingerprint matters to applyPca, which is not called. */
+const UNUSED_FINGERPRINT = { id: "", parts: undefined } as unknown as Fingerprint;
+
+function varies(data: Float32Array, n: number, dim: number): boolean {
+  for (let i = 1; i < n; i++) for (let k = 0; k < dim; k++) if (data[i * dim + k] !== data[k]) return true;
+  return false;
 }
 
 /**
- * Steps (tsne-pool.ts) of pcaInit. Rows are read from `matrix` with row stride `stride` (the padded copy
+ * The two leading principal components by subspace iteration on the implicit covariance (X - mean)^T (X - mean):
+ * no d x d matrix is formed, so 5,000 x 1,280 costs nine passes over the data. A block of 6 vectors converges
+ * on the leading 2 in a few iterations even when the spectrum is flat; the block is ordered with reduce/'s
+ * symmetricEigen and signs are fixed as fitPca fixes them (the largest loading positive). As steps
+ * (tsne-pool.ts), so the passes may run on worker threads. Rows are read from `matrix` with row stride `stride` (the padded copy
  * of the SIMD kernel, or the input itself). Each pass runs in row chunks (tsnePcaRows) whose partial sums
  * are added here in chunk order, so the result does not depend on the thread count.
  */
@@ -71,9 +95,9 @@ export function* pcaSteps(exec: TsneExecutor, matrix: Float32Array, stride: numb
   const column = (c: number) => XV.subarray(c * n, (c + 1) * n);
   // Rayleigh-Ritz: eigenvectors of the small b x b matrix (XV)^T (XV) order the block by variance.
   const B = Array.from({ length: b }, (_, r) => Array.from({ length: b }, (_, c) => dot(column(r), column(c))));
-  const { vectors } = jacobiEigen(B);
+  const { vectors } = symmetricEigen(B.map((row) => Float64Array.from(row)));
   for (let comp = 0; comp < 2; comp++) {
-    const coef = vectors[comp] ?? new Array<number>(b).fill(0);
+    const coef = vectors[comp] ?? new Float64Array(b);
     const col = new Float64Array(n);
     for (let c = 0; c < b; c++) {
       const xv = column(c);
@@ -125,42 +149,4 @@ function orthonormalize(V: Float64Array[]): void {
     if (norm > 1e-300) for (let k = 0; k < v.length; k++) v[k] /= norm;
     else v.fill(0);
   }
-}
-
-/** Eigen-decomposition of a small symmetric matrix (cyclic Jacobi), eigenvalues descending. */
-export function jacobiEigen(A: number[][]): { values: number[]; vectors: number[][] } {
-  const m = A.length;
-  const a = A.map((r) => r.slice());
-  const v: number[][] = Array.from({ length: m }, (_, i) => Array.from({ length: m }, (_, j) => (i === j ? 1 : 0)));
-  for (let sweep = 0; sweep < 60; sweep++) {
-    let off = 0;
-    for (let p = 0; p < m; p++) for (let q = p + 1; q < m; q++) off += a[p][q] * a[p][q];
-    if (off < 1e-30) break;
-    for (let p = 0; p < m; p++) {
-      for (let q = p + 1; q < m; q++) {
-        if (Math.abs(a[p][q]) < 1e-300) continue;
-        const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < m; k++) {
-          const akp = a[k][p], akq = a[k][q];
-          a[k][p] = c * akp - s * akq;
-          a[k][q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < m; k++) {
-          const apk = a[p][k], aqk = a[q][k];
-          a[p][k] = c * apk - s * aqk;
-          a[q][k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < m; k++) {
-          const vkp = v[k][p], vkq = v[k][q];
-          v[k][p] = c * vkp - s * vkq;
-          v[k][q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: m }, (_, i) => i).sort((i, j) => a[j][j] - a[i][i]);
-  return { values: order.map((i) => a[i][i]), vectors: order.map((i) => v.map((row) => row[i])) };
 }

@@ -11,13 +11,14 @@
  *   choices, so maps and KL values can be compared with it.
  * - "auto" (default): exact up to EXACT_MAX_POINTS points, Barnes-Hut above.
  *
- * `tsne` runs on the calling thread. `tsneAsync` runs the Barnes-Hut path's neighbour search, PCA and
- * gradient on `threads` threads (worker_threads sharing memory, tsne-pool.ts) when the input is large
- * enough to repay their start-up. Both give the same map, bit for bit, whatever the thread count.
+ * `tsne` picks the path (above) and the threads: the Barnes-Hut path's neighbour search, PCA and gradient
+ * run on worker threads (worker_threads sharing memory, tsne-pool.ts) when the input is large enough to
+ * repay their start-up, on the calling thread otherwise. The map is the same, bit for bit, whatever the
+ * thread count.
  */
 import { CbirError, expectOneOf, invalidOption } from "../errors";
 import { reporterOf, type Reporter } from "../report";
-import { createDotMatrix } from "./simd-dots";
+import { createDotMatrix } from "../simd/dots";
 import { TILE, affinitySteps, symmetrize, type SparseP } from "./tsne-affinity";
 import { optimiseSteps } from "./tsne-bh";
 import { pcaInit, pcaSteps, randomInit } from "./tsne-init";
@@ -30,11 +31,16 @@ export type TsneInit = (typeof TSNE_INITS)[number];
 
 /** Largest collection that "auto" sends to the exact (tsne-js) path. */
 export const EXACT_MAX_POINTS = 100;
-/** Smallest collection for which tsneAsync starts worker threads (below, start-up costs more than they save). */
-export const PARALLEL_MIN_POINTS = Number(process.env.TSNE_MIN_PAR ?? 1000);
+/** Smallest collection for which tsne starts worker threads (below, start-up costs more than they save). */
+export const PARALLEL_MIN_POINTS = 1000;
+
+/** PARALLEL_MIN_POINTS, or $TSNE_MIN_PAR (a tuning knob for the bench), read at each call. */
+function parallelMinPoints(): number {
+  return Number(process.env.TSNE_MIN_PAR ?? PARALLEL_MIN_POINTS);
+}
 
 export interface TsneOptions {
-  /** "auto" (default), "exact" or "barnes-hut". */
+  /** "auto" (default: exact up to EXACT_MAX_POINTS points, Barnes-Hut above), "exact" or "barnes-hut". */
   method?: TsneMethod;
   /** Effective number of neighbours; default 30, clamped to (n - 1) / 3 for small collections. */
   perplexity?: number;
@@ -47,8 +53,8 @@ export interface TsneOptions {
   /** Start layout: "pca" (default, as scikit-learn) or "random". */
   init?: TsneInit;
   /**
-   * Threads of `tsneAsync` (default $CBIR_TSNE_THREADS, else the cores up to 4); `tsne` always uses the
-   * calling thread. The map does not depend on it.
+   * Threads of the Barnes-Hut path, 1 to 64 (default $CBIR_TSNE_THREADS, else the cores up to 4); used only
+   * from PARALLEL_MIN_POINTS points. The map does not depend on it.
    */
   threads?: number;
   reporter?: Reporter;
@@ -67,26 +73,18 @@ export interface TsneResult {
 const EARLY_EXAGGERATION = 12;
 const THETA = 0.5;
 
-/** t-SNE on the calling thread (synchronous). */
-export function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptions = {}): TsneResult {
-  const job = prepare(data, n, dim, opts);
-  if ("coords" in job) return job;
-  if (job.exact) return exactTsne(data, n, dim, job, job.rep);
-  const exec = new LocalExecutor();
-  return runSteps(barnesHutSteps(exec, data, n, dim, job), exec);
-}
-
 /**
- * t-SNE with the Barnes-Hut path spread over `opts.threads` threads (see TsneOptions.threads); the same
- * map as `tsne`. Rejects if a worker fails; the workers are always terminated before it settles.
+ * The t-SNE map of n rows of `dim` values (row-major `data`): exact or Barnes-Hut, on the calling thread or
+ * on `opts.threads` threads (see TsneOptions). Rejects if a worker fails; the workers are always terminated
+ * before it settles.
  */
-export async function tsneAsync(data: Float32Array, n: number, dim: number, opts: TsneOptions = {}): Promise<TsneResult> {
+export async function tsne(data: Float32Array, n: number, dim: number, opts: TsneOptions = {}): Promise<TsneResult> {
   const threads = tsneThreads(opts.threads);
   const job = prepare(data, n, dim, opts);
   if ("coords" in job) return job;
   if (job.exact) return exactTsne(data, n, dim, job, job.rep);
   const shareable = typeof SharedArrayBuffer !== "undefined" && createDotMatrix(new Float32Array(4), 1, 4, 1, 1, true) !== undefined;
-  if (threads === 1 || n < PARALLEL_MIN_POINTS || !shareable) {
+  if (threads === 1 || n < parallelMinPoints() || !shareable) {
     const exec = new LocalExecutor();
     return runSteps(barnesHutSteps(exec, data, n, dim, job), exec);
   }
@@ -164,7 +162,7 @@ function* barnesHutSteps(exec: TsneExecutor, data: Float32Array, n: number, dim:
   const { rep } = s;
   // One padded copy of the input serves the neighbour search and the PCA (shared with the workers).
   const dm = createDotMatrix(data, n, dim, TILE / 4, exec.threads, exec.shared);
-  if (!dm && exec.threads > 1) throw new Error("t-SNE workers need the shared SIMD kernel (bug: checked by tsneAsync)");
+  if (!dm && exec.threads > 1) throw new Error("t-SNE workers need the shared SIMD kernel (bug: checked by tsne)");
   const Y = s.init === "pca" ? yield* pcaSteps(exec, dm ? dm.matrix : data, dm ? dm.stride : dim, n, dim, s.seed) : randomInit(n, s.seed);
   const k = Math.min(n - 1, Math.floor(3 * s.perplexity + 1));
   const { nb, pCond } = yield* affinitySteps(exec, dm, data, n, dim, k, s.perplexity, (done, total) => {
@@ -225,7 +223,7 @@ interface TsneJsModel {
 }
 
 function exactTsne(data: Float32Array, n: number, dim: number, s: Settings, rep: ReturnType<typeof reporterOf>): TsneResult {
-  const Y0 = s.init === "pca" ? pcaInit(data, n, dim, s.seed) : randomInit(n, s.seed);
+  const Y0 = s.init === "pca" ? pcaInit(data, n, dim) : randomInit(n, s.seed);
   // Required lazily: only the exact path needs it, and its ndarray dependencies cost load time.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const TSNE = require("tsne-js") as new (config: Record<string, unknown>) => TsneJsModel;

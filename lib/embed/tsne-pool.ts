@@ -14,16 +14,18 @@
 import * as os from "node:os";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { invalidOption } from "../errors";
-import { bindDots, dotModuleBytes, type DotMatrix } from "./simd-dots";
+import { bindDots, dotModuleBytes, type DotMatrix } from "../simd/dots";
 import { CTRL, KERNELS, OP, emptyKernelState, tsneRunOp, type KernelState, type OpCode } from "./tsne-kernels";
 
 /** Default thread count: the cores, at most 4 (beyond that the serial tree build dominates). */
-export const DEFAULT_TSNE_THREADS = Math.max(1, Math.min(4, os.availableParallelism ? os.availableParallelism() : os.cpus().length));
+export function defaultTsneThreads(): number {
+  return Math.max(1, Math.min(4, os.availableParallelism ? os.availableParallelism() : os.cpus().length));
+}
 
-/** The thread count: the option, else $CBIR_TSNE_THREADS, else DEFAULT_TSNE_THREADS. */
+/** The thread count: the option, else $CBIR_TSNE_THREADS (read at each call), else defaultTsneThreads(). */
 export function tsneThreads(option?: number): number {
   const fromEnv = process.env.CBIR_TSNE_THREADS;
-  const threads = option ?? (fromEnv ? Number(fromEnv) : DEFAULT_TSNE_THREADS);
+  const threads = option ?? (fromEnv ? Number(fromEnv) : defaultTsneThreads());
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw option === undefined ? invalidOption("CBIR_TSNE_THREADS", "integer from 1 to 64", fromEnv) : invalidOption("threads", "integer from 1 to 64", option);
   }
