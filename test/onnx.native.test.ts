@@ -136,3 +136,28 @@ test("an NCHW .onnx input gets each NHWC batch transposed; open spatial dims def
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("`cbir eval --model model.onnx` ranks a labelled folder with it; `--runtime tfjs` is one error line", async () => {
+  const { dir, file, images } = await fixture();
+  try {
+    const db = path.join(dir, "db");
+    images.forEach((p, i) => {
+      const label = path.join(db, i < 2 ? "a" : "b");
+      fs.mkdirSync(label, { recursive: true });
+      fs.copyFileSync(p, path.join(label, path.basename(p)));
+    });
+    fs.copyFileSync(images[2], path.join(db, "b", "copy.png"));
+    const ok = spawnSync(process.execPath, [CLI, "eval", db, "--model", file, "--hist-weight", "0", "-k", "1"], { encoding: "utf8" });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /mAP/);
+    assert.ok(ok.stdout.includes("tiny.onnx") || ok.stderr.includes("tiny.onnx"), ok.stdout);
+
+    const bad = spawnSync(process.execPath, [CLI, "eval", db, "--model", file, "--runtime", "tfjs"], { encoding: "utf8" });
+    assert.equal(bad.status, 2, bad.stderr); // a bad option: the usage exit code
+    const lines = bad.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, bad.stderr);
+    assert.match(lines[0], /^error: .*onnx runtime only/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
