@@ -31,6 +31,16 @@ export function knownModelNames(): string[] {
   return Object.values(BACKBONE_SOURCES).flatMap((s: BackboneSource) => [...(s.names ?? [])]);
 }
 
+/**
+ * What `--model` (and `cbir layers <model>`) accepts, one clause per source in try order, with a name of
+ * each source that has names: the CLI's help is read from here, so a new source shows up there unedited.
+ */
+export function backboneNamesHelp(): string {
+  return Object.values(BACKBONE_SOURCES)
+    .map((s: BackboneSource) => (s.names?.length ? `${s.accepts} (${s.names[0]}, ...)` : s.accepts))
+    .join("; ");
+}
+
 /** The source that takes `name`, or undefined. */
 export function sourceFor(name: string): BackboneSource | undefined {
   return Object.values(BACKBONE_SOURCES).find((s: BackboneSource) => s.matches(name));
@@ -49,8 +59,8 @@ export async function resolveModel(name: string, options: ResolveOptions = {}): 
     {
       file: looksLikePath ? name : undefined,
       fix: looksLikePath
-        ? "give the path of a model.json (or its folder) or of a Keras .h5 file."
-        : `use one of ${knownModelNames().join(", ")}, a path to a model.json or .h5, or a URL.`,
+        ? "give the path of a model.json (or its folder), of a Keras .h5 file or of an .onnx file."
+        : `use one of ${knownModelNames().join(", ")}, a path to a model.json, .h5 or .onnx, or a URL.`,
     },
   );
 }
