@@ -13,6 +13,7 @@ import sharp from "sharp";
 import { getTf } from "../lib/backbone/tf";
 import { loadBackbone, listLayers, resolveModel } from "../lib/backbone/index";
 import { exportLayersModel, serializeModel } from "../lib/onnx/index";
+import { ortLoader, resetOnnxRuntime } from "../lib/backbone/onnx/index";
 import { extractFeatures } from "../lib/extract/features";
 import { preprocessPixels } from "../lib/backbone/preprocess";
 import { decodeImage } from "../lib/prepare/decode";
@@ -158,6 +159,26 @@ test("`cbir eval --model model.onnx` ranks a labelled folder with it; `--runtime
     assert.equal(lines.length, 1, bad.stderr);
     assert.match(lines[0], /^error: .*onnx runtime only/);
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("without ONNX Runtime a native .onnx model is E_NO_RUNTIME naming the file, with no tfjs fallback offered", async () => {
+  const { dir, file } = await fixture();
+  const saved = ortLoader.load;
+  ortLoader.load = () => {
+    throw new Error("Cannot find module 'onnxruntime-node'");
+  };
+  resetOnnxRuntime();
+  try {
+    await assert.rejects(
+      loadBackbone(file),
+      (e: unknown) =>
+        isCbirError(e) && e.code === "E_NO_RUNTIME" && e.file === path.resolve(file) && /onnxruntime-node/.test(e.message) && /npm ci/.test(e.fix!) && !/tfjs/.test(e.fix!) && !/unsupported/i.test(e.message),
+    );
+  } finally {
+    ortLoader.load = saved;
+    resetOnnxRuntime();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
