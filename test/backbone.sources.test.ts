@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { BACKBONE_SOURCES, BACKBONE_SOURCE_NAMES, backboneNamesHelp, knownModelNames, resolveModel, sourceFor, type BackboneSourceName } from "../lib/backbone/index";
 import { isCbirError } from "../lib/errors";
+import { resolveConfig } from "../lib/config";
 
 function sourceName(name: string): BackboneSourceName | undefined {
   const source = sourceFor(name);
@@ -59,4 +60,15 @@ test("--model's help and the backbone README name every registered source", () =
   assert.ok(flat.includes(`--model <name> backbone: ${help}`), flat);
   const readme = fs.readFileSync(path.resolve(__dirname, "../lib/backbone/README.md"), "utf8");
   for (const name of BACKBONE_SOURCE_NAMES) assert.ok(readme.includes(name), `lib/backbone/README.md does not name the source ${name}`);
+});
+
+test("resolveConfig refuses a model name no source takes, with the registered names; paths wait for loadBackbone", () => {
+  assert.throws(
+    () => resolveConfig({ model: "keras/vgg17" }),
+    (e: unknown) => isCbirError(e) && e.code === "E_UNKNOWN_MODEL" && /unknown model 'keras\/vgg17'\. Closest names: keras\/vgg16/.test(e.message) && knownModelNames().every((n) => e.fix!.includes(n)),
+  );
+  assert.throws(() => resolveConfig({ model: "mobilenet_v3" }), (e: unknown) => isCbirError(e) && e.code === "E_UNKNOWN_MODEL");
+  // an index's recorded model file may be gone: its stored vectors are still evaluated without it
+  for (const model of ["/gone/model.json", "/gone/weights.h5", "/gone/model.onnx", "https://example.invalid/model.json", "keras/vgg16", "nsfwjs/inception_v3"])
+    assert.equal(resolveConfig({ model }).features.model, model);
 });
