@@ -5,6 +5,7 @@
 import { expectOneOf, invalidOption } from "./errors";
 import { poolingNames, type Pooling } from "./extract/pooling/index";
 import { RUNTIMES, type RuntimeName } from "./backbone/types";
+import { checkModelName } from "./backbone/sources/index";
 import { ENCODINGS, type Encoding } from "./rank/encoding";
 import { FEATURE_METRICS, type FeatureMetricName } from "./rank/metrics/index";
 
@@ -171,6 +172,7 @@ export function resolveConfig(partial: ConfigInput = {}): ResolvedConfig {
   // the whitening dimension was chosen for the default backbone; another model gets it only when asked
   if (partial.model !== undefined && partial.model !== DEFAULT_CONFIG.model && partial.whiten === undefined) c.whiten = 0;
   if (typeof c.model !== "string" || c.model === "") throw invalidOption("model", "non-empty string", c.model);
+  checkModelName(c.model); // a name no backbone source takes is refused with the registered names
   if (typeof c.layer !== "string") throw invalidOption("layer", "string", c.layer);
   expectOneOf("pooling", c.pooling, poolingNames());
   if (typeof c.gemP !== "number" || !Number.isFinite(c.gemP) || c.gemP < 1) throw invalidOption("gemP", "number >= 1", c.gemP);

@@ -13,6 +13,7 @@ import sharp from "sharp";
 import { getTf } from "../lib/backbone/tf";
 import { loadBackbone, listLayers, resolveModel } from "../lib/backbone/index";
 import { exportLayersModel, serializeModel } from "../lib/onnx/index";
+import { ortLoader, resetOnnxRuntime } from "../lib/backbone/onnx/index";
 import { extractFeatures } from "../lib/extract/features";
 import { preprocessPixels } from "../lib/backbone/preprocess";
 import { decodeImage } from "../lib/prepare/decode";
@@ -133,6 +134,51 @@ test("an NCHW .onnx input gets each NHWC batch transposed; open spatial dims def
       backbone.dispose();
     }
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("`cbir eval --model model.onnx` ranks a labelled folder with it; `--runtime tfjs` is one error line", async () => {
+  const { dir, file, images } = await fixture();
+  try {
+    const db = path.join(dir, "db");
+    images.forEach((p, i) => {
+      const label = path.join(db, i < 2 ? "a" : "b");
+      fs.mkdirSync(label, { recursive: true });
+      fs.copyFileSync(p, path.join(label, path.basename(p)));
+    });
+    fs.copyFileSync(images[2], path.join(db, "b", "copy.png"));
+    const ok = spawnSync(process.execPath, [CLI, "eval", db, "--model", file, "--hist-weight", "0", "-k", "1"], { encoding: "utf8" });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /mAP/);
+    assert.ok(ok.stdout.includes("tiny.onnx") || ok.stderr.includes("tiny.onnx"), ok.stdout);
+
+    const bad = spawnSync(process.execPath, [CLI, "eval", db, "--model", file, "--runtime", "tfjs"], { encoding: "utf8" });
+    assert.equal(bad.status, 2, bad.stderr); // a bad option: the usage exit code
+    const lines = bad.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, bad.stderr);
+    assert.match(lines[0], /^error: .*onnx runtime only/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("without ONNX Runtime a native .onnx model is E_NO_RUNTIME naming the file, with no tfjs fallback offered", async () => {
+  const { dir, file } = await fixture();
+  const saved = ortLoader.load;
+  ortLoader.load = () => {
+    throw new Error("Cannot find module 'onnxruntime-node'");
+  };
+  resetOnnxRuntime();
+  try {
+    await assert.rejects(
+      loadBackbone(file),
+      (e: unknown) =>
+        isCbirError(e) && e.code === "E_NO_RUNTIME" && e.file === path.resolve(file) && /onnxruntime-node/.test(e.message) && /npm ci/.test(e.fix!) && !/tfjs/.test(e.fix!) && !/unsupported/i.test(e.message),
+    );
+  } finally {
+    ortLoader.load = saved;
+    resetOnnxRuntime();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,7 +4,7 @@ export * from "./preprocess";
 export { getTf, tfModule, tfBackendName, TFJS_BACKENDS, type Tf, type TfjsBackendName } from "./tf";
 export { loadBackbone, listLayers, truncateAt, loadLayersModel, describeLayers, backboneSettings, DEFAULT_RUNTIME, type LoadBackboneOptions } from "./load";
 export type { BackboneMeta } from "./tfjs-backbone";
-export { resolveModel, knownModelNames, sourceFor, BACKBONE_SOURCES, BACKBONE_SOURCE_NAMES, type BackboneSource, type BackboneSourceName, type ResolveOptions } from "./sources/index";
+export { resolveModel, checkModelName, knownModelNames, backboneNamesHelp, sourceFor, BACKBONE_SOURCES, BACKBONE_SOURCE_NAMES, type BackboneSource, type BackboneSourceName, type ResolveOptions } from "./sources/index";
 export type { ResolvedModel, OnnxFileModel } from "./source";
 export type { BackboneDefaults } from "./source";
 export { NSFWJS_MODELS, type NsfwjsModelName } from "./nsfwjs";

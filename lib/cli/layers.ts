@@ -1,6 +1,6 @@
 /** `cbir layers <model>`: the layers a backbone can be cut at, as a table (name, type, output shape, params). */
 import type { Command } from "commander";
-import { listLayers, resolveModel } from "../backbone/index";
+import { backboneNamesHelp, listLayers, resolveModel } from "../backbone/index";
 import type { LayerInfo } from "../backbone/types";
 
 /** Fixed-width table; -1 dimensions (left open by the model) print as "?". */
@@ -21,7 +21,7 @@ export function formatLayerTable(layers: LayerInfo[], defaultLayer?: string): st
 export function register(program: Command): void {
   program
     .command("layers")
-    .argument("<model>", "bundled name (nsfwjs/inception_v3), zoo name (mobilenet_v1_0.75_224), keras/vgg19, or a path to a model.json, .h5 or .onnx")
+    .argument("<model>", backboneNamesHelp())
     .description("list the layers a backbone can be cut at (* marks the default cut)")
     .option("--offline", "never download: zoo models and Keras weights must already be cached")
     .option("--json", "print the list as JSON")

@@ -8,6 +8,7 @@ import { type Command, Option } from "commander";
 import { DEFAULT_CONFIG, PIPELINE_METRICS, type PipelineConfig } from "../config";
 import { poolingNames } from "../extract/pooling/index";
 import { RUNTIMES } from "../backbone/types";
+import { backboneNamesHelp } from "../backbone/sources/index";
 import { invalidOption } from "../errors";
 import { DEFAULT_DECODE_LIMITS, resolveDecodeLimits, setDecodeLimits, type DecodeLimits } from "../prepare/budget";
 import { ENCODINGS, bytesPerVector } from "../rank/encoding";
@@ -36,7 +37,7 @@ export function addOutOption(cmd: Command): Command {
 /** What makes the vectors (every command that extracts, `cbir index` included), the decode budgets, --strict and --quiet. */
 export function addFeatureOptions(cmd: Command): Command {
   return cmd
-    .option("--model <name>", "backbone: bundled name (nsfwjs/inception_v3), zoo name (mobilenet_v1_0.75_224), or a model.json / .h5 path", DEFAULT_CONFIG.model)
+    .option("--model <name>", `backbone: ${backboneNamesHelp()}`, DEFAULT_CONFIG.model)
     .option("--layer <name>", "cut layer (default: the backbone's documented default; see `cbir layers <model>`)")
     .addOption(new Option("--pool <pooling>", "how a layer's output becomes one vector").choices(poolingNames()).default(DEFAULT_CONFIG.pooling))
     .option("--gem-p <p>", "GeM exponent with --pool gem (1 = average pooling; larger leans towards the maximum)", String(DEFAULT_CONFIG.gemP))

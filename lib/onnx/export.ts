@@ -10,7 +10,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import { CbirError } from "../errors";
 import { GraphBuilder, type Value, unsupported } from "./graph";
-import { layerHandler, type LayerWeight } from "./layers";
+import { layerHandler } from "./layers";
+import type { LayerWeight } from "./layer-call";
 import { type OnnxDim, serializeModel } from "./onnx-model";
 
 /** Bumped whenever the exporter's output changes, so cached .onnx files from older versions are not reused. */

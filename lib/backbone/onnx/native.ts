@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type * as Ort from "onnxruntime-node";
-import { CbirError } from "../../errors";
+import { CbirError, isCbirError } from "../../errors";
 import { sha256 } from "../../fingerprint";
 import type { LayerInfo } from "../types";
 import type { OnnxFileModel } from "../source";
@@ -24,6 +24,16 @@ function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e).split("\n")[0];
 }
 
+/** ONNX Runtime for a native model, which has no tfjs to fall back on: the fix must not suggest `--runtime tfjs`. */
+function nativeRuntime(file: string): typeof Ort {
+  try {
+    return loadOnnxRuntime();
+  } catch (e) {
+    if (!isCbirError(e) || e.code !== "E_NO_RUNTIME") throw e;
+    throw new CbirError("E_NO_RUNTIME", e.message, { file, fix: "reinstall onnxruntime-node (npm ci): a native .onnx model runs with ONNX Runtime only.", cause: e });
+  }
+}
+
 function dims(shape: ReadonlyArray<number | string>): number[] {
   return shape.map((d) => (typeof d === "number" && d > 0 ? d : -1));
 }
@@ -37,7 +47,7 @@ export async function readOnnxFile(file: string): Promise<OnnxFileModel> {
   } catch (e) {
     throw new CbirError("E_MODEL_FILE", `the ONNX model cannot be read (${(e as NodeJS.ErrnoException).code ?? firstLine(e)}).`, { file: abs, fix: FIX });
   }
-  const ort = loadOnnxRuntime();
+  const ort = nativeRuntime(abs);
   let session: Ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -74,7 +84,7 @@ export async function readOnnxFile(file: string): Promise<OnnxFileModel> {
 /** Opens a session on a native .onnx file, cut at `meta.layer` (one of its outputs). */
 export async function openNativeOnnxBackbone(model: OnnxFileModel, meta: Omit<OnnxBackboneMeta, "outputShape">, opts: OnnxBackboneOptions = {}): Promise<OnnxBackbone> {
   const threads = onnxThreads(opts);
-  const ort = loadOnnxRuntime();
+  const ort = nativeRuntime(model.file);
   const spec = { model: model.file, options: sessionOptions(threads, opts.spinWait ?? false), inputName: model.input.name, outputName: meta.layer };
   let runner: OrtRunner;
   try {
@@ -92,7 +102,7 @@ export async function openNativeOnnxBackbone(model: OnnxFileModel, meta: Omit<On
       outputShape = [(await runner.run(new Float32Array(h * w * 3), probe)).length];
     } catch (e) {
       await runner.release();
-      throw new CbirError("E_BAD_OPTION", `${model.file} cannot run on ${h}x${w} inputs (${firstLine(e)}).`, { fix: "give the input size the model was made for (--input-size)." });
+      throw new CbirError("E_BAD_OPTION", `${model.file} cannot run on ${h}x${w} inputs (${firstLine(e)}).`, { file: model.file, fix: "give the input size the model was made for (loadBackbone's inputSize option)." });
     }
   }
   return wrapRunner(runner, { ...meta, outputShape }, threads, model.file, false, model.input.layout);
