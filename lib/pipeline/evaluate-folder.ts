@@ -78,10 +78,7 @@ export async function evaluateFolder(folder: string, config: ConfigInput = {}, o
       pooling: f.pooling,
       dim: db.raw.dim,
       post: db.fitted.steps.join(",") || "none",
-      metric: search.metric,
-      queryExpansion: search.queryExpansion,
-      vectors: search.vectors,
-      refine: search.refine,
+      ...searchOptions(search),
       mode: evaluation.mode,
       fingerprint: features.fingerprint.id,
     };

@@ -62,10 +62,7 @@ export async function evaluateStored(folder: string, uri: string, config: Partia
     pooling: stored.raw.fingerprint.parts.pooling,
     dim: stored.raw.dim,
     post: stored.postSteps.join(",") || "none",
-    metric: search.metric,
-    queryExpansion: search.queryExpansion,
-    vectors: search.vectors,
-    refine: search.refine,
+    ...searchOptions(search),
     mode: evaluation.mode,
     fingerprint: features.fingerprint.id,
   };

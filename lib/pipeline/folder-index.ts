@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { resolveConfig, type ConfigInput, type PipelineConfig } from "../config";
+import { resolveConfig, type ConfigInput, type PipelineConfig, type ResolvedConfig } from "../config";
 import { CbirError, expectOneOf } from "../errors";
 import { labelFromName } from "../prepare/labels";
 import { fsPath, readableName } from "../prepare/names";
@@ -147,15 +147,22 @@ export function queryItems(images: readonly string[], known: ReadonlySet<string>
   return queries;
 }
 
+/**
+ * The config of a query run, resolved once: the settings the index recorded, then those the command gave
+ * (they must agree with the index's, which the fingerprint checks), with the query's k and expansion.
+ */
+export function queryConfig(recorded: Record<string, string | number | boolean> | undefined, opts: Pick<QueryOptions, "config" | "k" | "queryExpansion">): ResolvedConfig {
+  const config: Partial<PipelineConfig> = { ...((recorded ?? {}) as Partial<PipelineConfig>), ...(opts.config ?? {}) };
+  return resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
+}
+
 export async function queryIndex(indexDir: string, images: string[], opts: QueryOptions = {}): Promise<QueryResult> {
   const rep = reporterOf(opts.reporter);
   if (opts.vectors !== undefined) checkEncodingName(opts.vectors);
   const refine = checkRefine(opts.refine);
   // the index's recorded settings, then the ones the command gave: resolved once, before the index is
   // opened or any image read, so a bad value is the one error
-  const recorded = (readManifest(indexDir)?.config ?? {}) as Partial<PipelineConfig>;
-  const config: Partial<PipelineConfig> = { ...recorded, ...(opts.config ?? {}) };
-  const c = resolveConfig({ ...config, k: opts.k ?? 5, ...(opts.queryExpansion !== undefined ? { queryExpansion: opts.queryExpansion } : {}) });
+  const c = queryConfig(readManifest(indexDir)?.config, opts);
   const index = openSearchIndex(indexDir, { ann: !opts.exact, reporter: opts.reporter });
   if (opts.vectors !== undefined) checkEncoding(opts.vectors, index, manifestPath(index.dir));
   const metric = opts.metric ?? "cosine";

@@ -2,7 +2,7 @@
  * dhash: the Hamming distance of 0/1 dHash bit vectors, which equals their squared L2 distance (rounded:
  * the dots of 0/1 rows are integers). Lower is better. Meaningful on dHash bits only, not on features.
  */
-import { withSquaredNorms } from "./squared-distance";
+import { finishSquaredDistances, withSquaredNorms } from "./squared-distance";
 import type { ScoreContext, VectorMetric } from "./types";
 
 export const dhash = {
@@ -12,13 +12,7 @@ export const dhash = {
   describe: "Hamming distance of dHash bit vectors",
   prepare: withSquaredNorms,
   finish(ctx: ScoreContext, dots: Float32Array, qStart: number, nQ: number, nDb: number): void {
-    const qn = ctx.q.sqnorm!;
-    const dn = ctx.db.sqnorm!;
-    for (let i = 0; i < nQ; i++) {
-      const qi = qStart + i;
-      const o = i * nDb;
-      for (let j = 0; j < nDb; j++) dots[o + j] = Math.round(Math.max(0, qn[qi] + dn[j] - 2 * dots[o + j]));
-    }
+    finishSquaredDistances(ctx, dots, qStart, nQ, nDb, "round");
   },
   // squared L2 on 0/1 values is the Hamming distance
   usearch: { kind: "l2sq", score: (distance: number) => distance },
