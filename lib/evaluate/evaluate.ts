@@ -1,6 +1,6 @@
 /**
  * One evaluation for every backbone, pooling and metric: mean P@k, recall@k and mAP, the same per class,
- * and a confusion table of the labels retrieved in the top k. Works for leave-one-out rankings (rankAll)
+ * and a confusion table of the labels retrieved in the top k. Works for leave-one-out rankings (exactSearch(db, "loo"))
  * and for external queries whose label is known (rankQueries with queryLabels).
  */
 import { invalidOption } from "../errors";

@@ -34,7 +34,7 @@ export async function loadPixels(file: string, opts: PixelOptions = {}): Promise
   return { data: Uint8Array.from(rgbToGrey(img.data), (v) => Math.round(v)), width: w, height: h, channels: 1 };
 }
 
-/** Pixel bytes of every image as rows, for rankAll(m, {metric: "ssim-image", image: shape}). */
+/** Pixel bytes of every image as rows, for exactSearch(m, "loo", {metric: "ssim-image", image: shape}). */
 export async function pixelMatrix(
   items: ImageItem[],
   opts: PixelOptions & { reporter?: Reporter } = {},

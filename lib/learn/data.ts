@@ -90,7 +90,7 @@ export function splitByClass(items: readonly ImageItem[], trainFraction = 0.5): 
   return { train, test };
 }
 
-/** id -> label map of items (what rankAll and the trainers take). */
+/** id -> label map of items (what exactSearch and the trainers take). */
 export function labelMap(items: readonly ImageItem[]): Map<string, string> {
   const m = new Map<string, string>();
   for (const it of items) if (it.label) m.set(it.name, it.label);

@@ -254,7 +254,7 @@ export interface SimilarityRankOptions {
 
 /**
  * Ranks `db` for every query by predicted score. Without `queries` every database image is a query
- * against the others (leave-one-out, as rankAll); with `queries` both matrices must share the head's fingerprint.
+ * against the others (leave-one-out, as exactSearch(db, "loo")); with `queries` both matrices must share the head's fingerprint.
  */
 export function rankBySimilarity(head: SimilarityHead, db: FeatureMatrix, queries?: FeatureMatrix, options: SimilarityRankOptions = {}): Ranking[] {
   assertSameFingerprint(head.inputFingerprint, db.fingerprint);

@@ -4,7 +4,7 @@
  * trained with the batch semi-hard triplet loss (triplet-loss.ts) so that images of one class end up closer
  * than images of other classes by a margin. `embed` maps any matrix of the same pipeline into the new space;
  * its fingerprint gains a reducer part naming the head's weight hash, so k-NN retrieval then runs through the
- * usual rankAll / evaluate and never mixes embedded and raw vectors.
+ * usual exactSearch / evaluate and never mixes embedded and raw vectors.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import { getTf, tfModule } from "../backbone/tf";
