@@ -195,7 +195,7 @@ async function benchLanceTable(db: FeatureMatrix, work: string, label: string): 
   const uri = path.join(work, "vectors.lance");
   log(`${label}: lance ingest`);
   let t = performance.now();
-  const store = await LanceStore.openOrCreate(uri, { fingerprint: db.fingerprint, dim: db.dim, post: [] });
+  const store = await LanceStore.openOrCreate(uri, { fingerprint: db.fingerprint, dim: db.dim });
   const BATCH = 10_000;
   for (let b = 0; b < db.ids.length; b += BATCH) {
     const rows: LanceRow[] = [];

@@ -60,6 +60,17 @@ export interface FittedPipeline {
   toJSON(): FittedPipelineJSON;
 }
 
+/**
+ * The post-processing a store refits on all its rows when they change: the pipeline's (Pipeline.postFitter).
+ * The store records the steps and the fitted state it returns; it never fits anything itself.
+ */
+export interface PostFitter {
+  /** The steps by label ("center", "l2", "pcaw32s1", "fuse576w0.25c"), as the store records them. */
+  readonly steps: readonly string[];
+  /** Fits on every row; returns the fitted pipeline and the rows it makes. */
+  fit(raw: FeatureMatrix): { fitted: FittedPipeline; features: FeatureMatrix };
+}
+
 /** A fitted pipeline as plain JSON: its fitted state is data, arrays as base64 float32. */
 export interface FittedPipelineJSON {
   settings: Record<string, string | number | boolean>;

@@ -13,6 +13,7 @@ import type { ExtractFn } from "../lib/store/index-store";
 import { updateLanceIndex } from "../lib/store/lance-update";
 import { parseShard } from "../lib/store/shard";
 import type { ImageItem } from "../lib/types";
+import { stepsFitter } from "../lib/pipeline/pipeline";
 
 export const DIM = 8;
 export const fp = makeFingerprint({ backbone: "fake-lance", layer: "l1" });
@@ -75,7 +76,7 @@ if (require.main === module) {
     fingerprint: fp,
     root: folder,
     batchSize: 4,
-    post: ["center", "l2"],
+    post: stepsFitter(["center", "l2"]),
     shard: shard && shard !== "-" ? parseShard(shard) : undefined,
   }).then(
     (r) => {

@@ -20,6 +20,7 @@ import { decodeVectors } from "../lib/rank/encoding";
 import { encodeForCosine, normaliseRows } from "../lib/rank/encoded-search";
 import { ExactIndex, exactSearch } from "../lib/rank/exact";
 import { SAMPLE_DIR, cbirSync, copySample, writeTinyModel } from "./fixtures/bad-images";
+import { stepsFitter } from "../lib/pipeline/pipeline";
 
 const fp = makeFingerprint({ backbone: "fake", layer: "l1" });
 const D = 12;
@@ -69,7 +70,7 @@ function notices() {
 }
 
 function build(items: ImageItem[], dir: string, more: Partial<BuildOptions> = {}, fn = extractor()) {
-  return buildOrUpdateIndex(items, fn, { dir, fingerprint: fp, batchSize: 8, post: ["center", "l2"], ...more });
+  return buildOrUpdateIndex(items, fn, { dir, fingerprint: fp, batchSize: 8, post: stepsFitter(["center", "l2"]), ...more });
 }
 
 function queries(n: number): FeatureMatrix {

@@ -11,6 +11,7 @@ import { buildOrUpdateIndex } from "../lib/store/index-store";
 import { updateLanceIndex } from "../lib/store/lance-update";
 import { readNpy } from "../lib/store/npy";
 import { assertOneErrorLine, DIM, fakeExtractor, fp, makeFolder, scanItems, tmpdir, vectorOf } from "./lance.fixtures";
+import { stepsFitter } from "../lib/pipeline/pipeline";
 
 const CLI = path.join(__dirname, "..", "bin", "cbir.cjs");
 const N = 9;
@@ -40,9 +41,9 @@ async function twoStores(): Promise<{ root: string; folderIndex: string; lance: 
   // scan order reversed: the folder index keeps it, the export puts rows in id order as the Lance table does
   const items = scanItems(root).reverse();
   const folderIndex = path.join(tmpdir(), "idx");
-  await buildOrUpdateIndex(items, fakeExtractor(), { dir: folderIndex, fingerprint: fp, root, post: ["center", "l2"] });
+  await buildOrUpdateIndex(items, fakeExtractor(), { dir: folderIndex, fingerprint: fp, root, post: stepsFitter(["center", "l2"]) });
   const lance = path.join(tmpdir(), "db.lance");
-  const r = await updateLanceIndex(items, fakeExtractor(), { uri: lance, fingerprint: fp, root, post: ["center", "l2"] });
+  const r = await updateLanceIndex(items, fakeExtractor(), { uri: lance, fingerprint: fp, root, post: stepsFitter(["center", "l2"]) });
   r.store!.close();
   return { root, folderIndex, lance };
 }

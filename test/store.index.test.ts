@@ -7,8 +7,9 @@ import { spawnSync } from "node:child_process";
 import { makeFingerprint } from "../lib/fingerprint";
 import type { FeatureMatrix, ImageItem } from "../lib/types";
 import type { Notice } from "../lib/report";
-import { buildOrUpdateIndex, openIndex, acquireLock, exportNpy, readNpy, npyBytes, LOCK_FILE, type ExtractFn } from "../lib/store";
+import { buildOrUpdateIndex, openIndex, acquireLock, exportNpy, readNpy, npyBytes, LOCK_FILE, MANIFEST_FILE, type ExtractFn } from "../lib/store";
 import { queryLabel, queryNames } from "../lib/pipeline/folder-index";
+import { stepsFitter } from "../lib/pipeline/pipeline";
 
 const fp = makeFingerprint({ backbone: "fake", layer: "l1" });
 
@@ -158,7 +159,7 @@ test("lock: a live writer is E_LOCKED, a dead one's lock is stale and taken over
 test("post-processing is fitted on the index, stored, and applied to queries", async () => {
   const { root, items } = folder({ "a1.jpg": "aaa", "a2.jpg": "ab", "b1.jpg": "bcd", "b2.jpg": "zz" });
   const dir = path.join(tmpdir(), "idx");
-  await buildOrUpdateIndex(items, fakeExtractor().fn, { dir, fingerprint: fp, root, post: ["center", "l2"] });
+  await buildOrUpdateIndex(items, fakeExtractor().fn, { dir, fingerprint: fp, root, post: stepsFitter(["center", "l2"]) });
   const idx = openIndex(dir);
   assert.deepEqual(idx.manifest.post?.steps, ["center", "l2"]);
   assert.equal(idx.features.fingerprint.id, idx.manifest.post?.fingerprint.id);
@@ -169,11 +170,16 @@ test("post-processing is fitted on the index, stored, and applied to queries", a
   assert.equal(q.fingerprint.id, idx.features.fingerprint.id);
   assert.deepEqual(Array.from(q.data), Array.from(idx.features.data.subarray(0, 3)));
   // an update with nothing to do keeps the fitted state; a removal refits it
-  await buildOrUpdateIndex(items, fakeExtractor().fn, { dir, fingerprint: fp, root, post: ["center", "l2"] });
+  await buildOrUpdateIndex(items, fakeExtractor().fn, { dir, fingerprint: fp, root, post: stepsFitter(["center", "l2"]) });
   assert.equal(openIndex(dir).features.fingerprint.id, idx.features.fingerprint.id);
   fs.rmSync(path.join(root, "b2.jpg"));
-  await buildOrUpdateIndex(scan(root), fakeExtractor().fn, { dir, fingerprint: fp, root, post: ["center", "l2"] });
+  await buildOrUpdateIndex(scan(root), fakeExtractor().fn, { dir, fingerprint: fp, root, post: stepsFitter(["center", "l2"]) });
   assert.notEqual(openIndex(dir).features.fingerprint.id, idx.features.fingerprint.id, "mean refitted on 3 images");
+  // the store never fits by itself: without the pipeline's fitter the update is refused before any work
+  const manifest = fs.readFileSync(path.join(dir, MANIFEST_FILE));
+  fs.writeFileSync(path.join(root, "c1.jpg"), "new");
+  await assert.rejects(buildOrUpdateIndex(scan(root), fakeExtractor().fn, { dir, fingerprint: fp, root }), (e: Error & { code?: string }) => e.code === "E_BAD_OPTION" && /center,l2/.test(e.message) && /postFitter/.test(e.message));
+  assert.deepEqual(fs.readFileSync(path.join(dir, MANIFEST_FILE)), manifest, "the manifest is unchanged");
 });
 
 test("unusable images are remembered and not retried while unchanged", async () => {

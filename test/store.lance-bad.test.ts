@@ -7,6 +7,7 @@ import { LanceStore } from "../lib/store/lance-store";
 import { updateLanceIndex } from "../lib/store/lance-update";
 import type { ExtractFn } from "../lib/store/index-store";
 import { assertOneErrorLine, fakeExtractor, fp, makeFolder, scanItems, tmpdir } from "./lance.fixtures";
+import { stepsFitter } from "../lib/pipeline/pipeline";
 
 const CLI = path.join(__dirname, "..", "bin", "cbir.cjs");
 const QUERY = path.join(makeFolder(1), "cat_0000.jpg");
@@ -21,7 +22,7 @@ function cbir(args: string[], env: Record<string, string> = {}) {
 async function storeWith(n: number): Promise<{ uri: string; root: string }> {
   const root = makeFolder(n);
   const uri = path.join(tmpdir(), "t.lance");
-  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: ["center", "l2"] });
+  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: stepsFitter(["center", "l2"]) });
   r.store!.close();
   return { uri, root };
 }
@@ -70,7 +71,7 @@ test("folder-index options on a Lance table (--ann, --rebuild, query --exact) ex
 test("another encoding than the table's: cbir index and cbir query refuse it naming both, before the model loads; the table is unchanged", async () => {
   const root = makeFolder(6);
   const uri = path.join(tmpdir(), "i8.lance");
-  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: ["center", "l2"], vectors: "i8" });
+  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: stepsFitter(["center", "l2"]), vectors: "i8" });
   const before = await r.store!.readAll();
   r.store!.close();
   const index = cbir(["index", root, "--index", uri, "--vectors", "f16", "-q"]);
@@ -121,7 +122,7 @@ test("a run that fails half-way loses nothing that was in the table", async () =
     if (++calls === 2) throw new Error("disk on fire");
     return good(items);
   };
-  await assert.rejects(() => updateLanceIndex(scanItems(root), failing, { uri, fingerprint: fp, batchSize: 4, post: ["center", "l2"] }), /disk on fire/);
+  await assert.rejects(() => updateLanceIndex(scanItems(root), failing, { uri, fingerprint: fp, batchSize: 4, post: stepsFitter(["center", "l2"]) }), /disk on fire/);
   const after = await LanceStore.open(uri);
   const now = await after.readAll();
   after.close();
@@ -132,7 +133,7 @@ test("a run that fails half-way loses nothing that was in the table", async () =
     assert.deepEqual(Array.from(now.raw.data.subarray(j * now.raw.dim, (j + 1) * now.raw.dim)), Array.from(was.raw.data.subarray(i * was.raw.dim, (i + 1) * was.raw.dim)));
   }
   assert.equal(now.raw.ids.length, 9 + 4, "the first batch was committed");
-  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, batchSize: 4, post: ["center", "l2"] });
+  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, batchSize: 4, post: stepsFitter(["center", "l2"]) });
   assert.equal(r.rows, 9 - 1 + 12);
   r.store!.close();
 });

@@ -15,6 +15,7 @@ import { ExactIndex } from "../lib/rank/exact";
 import { float16BitsToFloat32, I8_MAX } from "../lib/rank/encoding";
 import type { FeatureMatrix } from "../lib/types";
 import { DIM, fakeExtractor, fp, makeFolder, scanItems, tmpdir, vectorOf } from "./lance.fixtures";
+import { stepsFitter } from "../lib/pipeline/pipeline";
 
 /** Three query vectors, near the three classes, of the fake extractor's fingerprint. */
 function queries(): FeatureMatrix {
@@ -33,7 +34,7 @@ function unit(v: Float32Array): Float32Array {
 test("i8 table: codes written at the first update's optimize, within half a step of the normalised search vectors", async () => {
   const root = makeFolder(30);
   const uri = path.join(tmpdir(), "i8.lance");
-  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: ["center", "l2"], vectors: "i8" });
+  const r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: stepsFitter(["center", "l2"]), vectors: "i8" });
   assert.equal(r.optimized, true);
   const store = r.store!;
   assert.equal(store.meta.vectors, "i8");
@@ -65,9 +66,9 @@ test("i8 table: codes written at the first update's optimize, within half a step
 test("a Lance i8 table and a folder i8 index of the same vectors give the same rankings, with and without refine", async () => {
   const root = makeFolder(30);
   const uri = path.join(tmpdir(), "i8.lance");
-  const lance = (await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: ["center", "l2"], vectors: "i8" })).store!;
+  const lance = (await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: stepsFitter(["center", "l2"]), vectors: "i8" })).store!;
   const dir = path.join(tmpdir(), "idx");
-  await buildOrUpdateIndex(scanItems(root), fakeExtractor(), { dir, fingerprint: fp, post: ["center", "l2"], vectors: "i8" });
+  await buildOrUpdateIndex(scanItems(root), fakeExtractor(), { dir, fingerprint: fp, post: stepsFitter(["center", "l2"]), vectors: "i8" });
   const folder = openSearchIndex(dir);
   assert.equal(folder.encoding, "i8");
   for (const refine of [1, 4]) {
@@ -90,12 +91,12 @@ test("a Lance i8 table and a folder i8 index of the same vectors give the same r
 test("rows added after the optimize get the frozen i8 state; another encoding is refused unless the run optimizes, which re-encodes (f16, then f32 drops the codes)", async () => {
   const root = makeFolder(24);
   const uri = path.join(tmpdir(), "i8.lance");
-  let r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: ["center", "l2"], vectors: "i8" });
+  let r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: stepsFitter(["center", "l2"]), vectors: "i8" });
   const state = r.store!.meta.codes!.state;
   r.store!.close();
   // 2 new files: below the refit fraction, so no optimize; their codes use the stored state
   for (const i of [500, 501]) fs.writeFileSync(path.join(root, `owl_${i}.jpg`), `new ${i}`);
-  r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: ["center", "l2"] });
+  r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: stepsFitter(["center", "l2"]) });
   assert.equal(r.optimized, false);
   assert.deepEqual(r.store!.meta.codes!.state, state);
   const all = await r.store!.readAll();
@@ -109,7 +110,7 @@ test("rows added after the optimize get the frozen i8 state; another encoding is
 
   await assert.rejects(() => updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, vectors: "f16" }), /encoded as i8 but f16 was asked for.*--optimize/);
   await assert.rejects(() => updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, vectors: "f16", optimize: true, shard: { index: 1, count: 2 } }), /encoded as i8 but f16/);
-  r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, vectors: "f16", optimize: true });
+  r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: stepsFitter(["center", "l2"]), vectors: "f16", optimize: true });
   const f16 = await r.store!.readAll();
   assert.equal(r.store!.meta.vectors, "f16");
   assert.ok(f16.codes!.codes instanceof Uint16Array);
@@ -121,7 +122,7 @@ test("rows added after the optimize get the frozen i8 state; another encoding is
   assert.deepEqual(Array.from(f16.raw.data), Array.from(all.raw.data), "the float32 vectors are kept");
   r.store!.close();
 
-  r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, vectors: "f32", optimize: true });
+  r = await updateLanceIndex(scanItems(root), fakeExtractor(), { uri, fingerprint: fp, post: stepsFitter(["center", "l2"]), vectors: "f32", optimize: true });
   assert.equal(r.store!.meta.vectors, "f32");
   assert.equal(r.store!.meta.codes, undefined);
   assert.equal((await r.store!.readAll()).codes, undefined);

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { LanceStore } from "../lib/store/lance-store";
 import { updateLanceIndex } from "../lib/store/lance-update";
 import { fakeExtractor, fp, makeFolder, scanItems, tmpdir } from "./lance.fixtures";
+import { stepsFitter } from "../lib/pipeline/pipeline";
 
 const FIXTURE = path.join(__dirname, "lance.fixtures.ts");
 
@@ -34,7 +35,7 @@ test("3 shard processes writing one local table at once = one process; a SIGKILL
   const items = scanItems(folder);
 
   const single = path.join(tmpdir(), "single.lance");
-  const one = await updateLanceIndex(items, fakeExtractor(), { uri: single, fingerprint: fp, batchSize: 4, post: ["center", "l2"] });
+  const one = await updateLanceIndex(items, fakeExtractor(), { uri: single, fingerprint: fp, batchSize: 4, post: stepsFitter(["center", "l2"]) });
   one.store!.close();
   const want = await contents(single);
   assert.equal(want.ids.length, 60);
@@ -47,7 +48,7 @@ test("3 shard processes writing one local table at once = one process; a SIGKILL
     const s = await LanceStore.open(sharded);
     assert.ok(!s.meta.post, "shards do not fit the post-processing");
     await assert.rejects(() => s.search({ ids: ["q"], dim: 8, data: new Float32Array(8), fingerprint: fp }), /not been optimized/);
-    await s.optimize();
+    await s.optimize({ post: stepsFitter(["center", "l2"]) });
     s.close();
   }
   const got = await contents(sharded);

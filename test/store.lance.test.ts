@@ -9,8 +9,9 @@ import { updateLanceIndex } from "../lib/store/lance-update";
 import { isLanceUri, parseStoreUri } from "../lib/store/store-uri";
 import { parseShard, shardOf, inShard } from "../lib/store/shard";
 import { DIM, fakeExtractor, fp, makeFolder, scanItems, tmpdir, vectorOf } from "./lance.fixtures";
+import { stepsFitter } from "../lib/pipeline/pipeline";
 
-const opts = (uri: string, extra: Record<string, unknown> = {}) => ({ uri, fingerprint: fp, batchSize: 4, post: ["center" as const, "l2" as const], ...extra });
+const opts = (uri: string, extra: Record<string, unknown> = {}) => ({ uri, fingerprint: fp, batchSize: 4, post: stepsFitter(["center", "l2"]), ...extra });
 
 test("store URIs: lance:, .lance, object stores, folders; malformed ones refused", () => {
   assert.equal(parseStoreUri("some/folder").kind, "folder");
@@ -107,7 +108,7 @@ test("index, update by content hash, rename, delete, frozen transform, optimize 
   const frozen = applyPostprocess(a3.raw, post);
   for (let i = 0; i < frozen.data.length; i++) assert.ok(Math.abs(frozen.data[i] - a3.features.data[i]) < 1e-6);
   assert.deepEqual(await s3.changesSinceFit(), { rows: 12, sinceFit: 3 + 3 });
-  const st = await s3.optimize();
+  const st = await s3.optimize({ post: stepsFitter(["center", "l2"]) });
   assert.equal(st.rows, 12);
   assert.notEqual(s3.meta.post!.fittedAt, fittedAt);
   assert.deepEqual(await s3.changesSinceFit(), { rows: 12, sinceFit: 0 });

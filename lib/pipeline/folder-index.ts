@@ -56,7 +56,7 @@ export async function indexFolder(folder: string, config: ConfigInput, opts: Ind
       rebuild: opts.rebuild,
       config: pipeline.record,
       reporter: opts.reporter,
-      post: pipeline.post,
+      post: pipeline.postFitter,
       vectors: opts.vectors,
       ann: opts.ann,
     });

@@ -50,7 +50,7 @@ export async function indexFolderLance(folder: string, config: ConfigInput, opts
       root: scan.root,
       batchSize: opts.batchSize ?? 64,
       config: pipeline.record,
-      post: pipeline.post,
+      post: pipeline.postFitter,
       shard: opts.shard,
       optimize: opts.optimize,
       vectors: opts.vectors,

@@ -14,10 +14,10 @@ import { resolveConfig, withLayer, type ConfigInput, type FeatureSettings, type 
 import { CbirError, isCbirError } from "../errors";
 import { colorHistogram } from "../extract/histogram";
 import { extendFingerprint, type Fingerprint } from "../fingerprint";
-import { FUSE_WHITEN_SHRINKAGE, applyPostprocess, postprocess, postStepLabel, postToJSON, type FittedPost, type PostStep } from "../reduce/postprocess";
+import { FUSE_WHITEN_SHRINKAGE, applyPostprocess, parsePostSteps, postprocess, postStepLabel, postToJSON, type FittedPost, type PostStep } from "../reduce/postprocess";
 import { pooledDim } from "../extract/pooling/index";
 import type { Reporter } from "../report";
-import type { FeatureMatrix, FittedPipeline, FittedPipelineJSON, ImageItem, SkippedFile } from "../types";
+import type { FeatureMatrix, FittedPipeline, FittedPipelineJSON, ImageItem, PostFitter, SkippedFile } from "../types";
 
 export const HISTOGRAM_BINS = 8;
 
@@ -55,6 +55,21 @@ export function fitPost(raw: FeatureMatrix, c: ResolvedConfig, cnnDim: number, r
   const steps = postSteps(c.post, cnnDim);
   const { features, state } = postprocess(raw, steps, reporter);
   return { fitted: new FittedPostProcessing(manifestRecord(c), state, steps, features.fingerprint), features };
+}
+
+/**
+ * A fitter of explicit steps ("center", "l2", ... or their parsed form), for a store built without a
+ * loaded pipeline (tests, benches, a table of vectors from elsewhere).
+ */
+export function stepsFitter(steps: readonly (PostStep | string)[], reporter?: Reporter): PostFitter {
+  const parsed = steps.flatMap((st) => (typeof st === "string" ? parsePostSteps(st) : [st]));
+  return {
+    steps: parsed.map(postStepLabel),
+    fit(raw) {
+      const { features, state } = postprocess(raw, parsed, reporter);
+      return { fitted: new FittedPostProcessing({}, state, parsed, features.fingerprint), features };
+    },
+  };
 }
 
 /** The ranking options a config's search settings give (lib/evaluate/ranked.ts rankAndEvaluate, the rank engine). */
@@ -137,6 +152,11 @@ export class Pipeline {
   /** The settings as recorded in an index manifest. */
   get record(): Record<string, string | number | boolean> {
     return manifestRecord(this.config);
+  }
+
+  /** What a store refits on its rows: this pipeline's post-processing. */
+  get postFitter(): PostFitter {
+    return { steps: this.post.map(postStepLabel), fit: (raw) => this.fitVectors(raw) };
   }
 
   /** Raw vectors of `items`; images that fail to decode are skipped, never fatal. */

@@ -15,9 +15,9 @@ import { isTmpFileOf, writeFileAtomicSync } from "../fsutil";
 import { DEFAULT_MAX_BYTES } from "../prepare/decode";
 import { fsPath } from "../prepare/names";
 import { reporterOf, type Reporter } from "../report";
-import type { FeatureMatrix, ImageItem, SkippedFile } from "../types";
+import type { FeatureMatrix, ImageItem, PostFitter, SkippedFile } from "../types";
 import { checkEncodingName, type Encoding } from "../rank/encoding";
-import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type PostStep } from "../reduce/postprocess";
+import { applyPostprocess, postFromJSON, type FittedPost } from "../reduce/postprocess";
 import { acquireLock } from "./lock";
 import { JOURNAL_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, SEGMENT_PATTERN, manifestPath, manifestText, readManifest, type IndexManifest, type Segment, type StoredItem, type StoredSkip } from "./manifest";
 import { claimIndexDir } from "./marker";
@@ -125,8 +125,11 @@ export interface BuildOptions {
   root?: string;
   /** Images extracted and committed together (default 128). */
   batchSize?: number;
-  /** Post-processing fitted on all stored vectors after the update (default: what the index had, else none). */
-  post?: PostStep[];
+  /**
+   * The pipeline's post-processing, refitted on all stored vectors after an update that changed them
+   * (Pipeline.postFitter). Without it, an index with post-processing refuses the update before any work.
+   */
+  post?: PostFitter;
   /** Discard an index made by another pipeline instead of refusing it. */
   rebuild?: boolean;
   /** Settings recorded in the manifest (see IndexManifest.config). */
@@ -310,6 +313,12 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
       file: manifestPath(dir),
       fix: `pass --vectors ${indexEncoding(old)}, or --rebuild to re-encode them as ${encoding} (the float32 vectors are kept).`,
     });
+  // the index never fits anything itself: an update of one with post-processing needs the pipeline's
+  if (old?.post && !opts.post && !opts.rebuild)
+    throw new CbirError("E_BAD_OPTION", `the index's post-processing (${old.post.steps.join(",")}) is refitted on every update that changes its vectors, and no fitter was given.`, {
+      file: manifestPath(dir),
+      fix: "pass the pipeline's post-processing (Pipeline.postFitter), as indexFolder does.",
+    });
   const ann: AnnKind = opts.ann ?? (old?.ann ? "hnsw" : "none");
   const derived = old ? { codes: old.codes, ann: old.ann } : {};
   if (old && old.fingerprint.id !== opts.fingerprint.id) {
@@ -475,15 +484,13 @@ async function update(items: ImageItem[], extractFn: ExtractFn, opts: BuildOptio
   const order = items.map((it) => it.name).filter((n) => w.vectors.has(n));
   const inOrder = w.manifest.segments.length === 1 && order.length === w.manifest.items.length && order.every((n, i) => w.manifest.items[i].name === n);
   if (!inOrder) w.compact(order.map((n) => w.manifest.items.find((it) => it.name === n)!));
-  const steps = opts.post ?? (w.manifest.post ? w.manifest.post.steps.join(",") : undefined);
   const anyChange = todo.length > 0 || removed.length > 0 || renamed.length > 0 || dropped > 0 || !old;
-  const stepLabels = typeof steps === "string" ? steps : steps?.map(postStepLabel).join(",");
+  const stepLabels = opts.post?.steps.join(",");
   const samePost = old?.post && stepLabels === old.post.steps.join(",");
-  if (stepLabels && (anyChange || !samePost)) {
-    const parsed = parsePostSteps(stepLabels);
+  if (opts.post && stepLabels && (anyChange || !samePost)) {
     const raw: FeatureMatrix = { ids: w.manifest.items.map((i) => i.name), dim, data: concatRows(w), fingerprint: opts.fingerprint };
-    const { features, state } = postprocess(raw, parsed, opts.reporter);
-    w.manifest.post = { steps: parsed.map(postStepLabel), state: postToJSON(state), fingerprint: features.fingerprint };
+    const j = opts.post.fit(raw).fitted.toJSON();
+    w.manifest.post = { steps: [...j.steps], state: j.state, fingerprint: j.fingerprint };
   } else if (!stepLabels) delete w.manifest.post;
   w.manifest.root = opts.root ?? w.manifest.root;
   if (opts.config) w.manifest.config = { ...opts.config };

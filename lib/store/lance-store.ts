@@ -43,14 +43,14 @@ import * as arrow from "apache-arrow";
 import type { Connection, Table } from "@lancedb/lancedb";
 import { CbirError, expectOneOf, invalidOption, isCbirError } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
-import { applyPostprocess, postFromJSON, postprocess, postStepLabel, postToJSON, parsePostSteps, type FittedPost, type FittedPostJSON, type PostStep } from "../reduce/postprocess";
+import { applyPostprocess, postFromJSON, type FittedPost, type FittedPostJSON } from "../reduce/postprocess";
 import { checkEncodingName, checkI8State, type Codes, type EncodedVectors, type Encoding, type I8State } from "../rank/encoding";
 import { encodeForCosine, rowReader } from "../rank/encoded-search";
 import { AUGMENT_MAX_ROWS, checkRefine, ExactIndex, exactSearch } from "../rank/exact";
 import { higherIsBetter, vectorMetric } from "../rank/metrics/index";
 import { expandFromHits } from "../rank/rerank";
 import { reporterOf, type Reporter } from "../report";
-import type { FeatureMatrix, Hit, ImageItem, Ranking } from "../types";
+import type { FeatureMatrix, Hit, ImageItem, PostFitter, Ranking } from "../types";
 import { IMAGES_TABLE, parseStoreUri, type StoreUri } from "./store-uri";
 
 export const LANCE_FORMAT = "cbir-lance";
@@ -364,7 +364,8 @@ export interface LanceCreate {
   histogramDim?: number;
   root?: string;
   config?: Record<string, string | number | boolean>;
-  post?: PostStep[];
+  /** The pipeline's post-processing: its steps are recorded, and refitted at each optimize. */
+  post?: PostFitter;
   /** Encoding of the search vectors (default f32): f16 / i8 add the codes column at optimize. */
   vectors?: Encoding;
 }
@@ -511,7 +512,7 @@ export class LanceStore {
       histogramDim: spec.histogramDim ?? 0,
       root: spec.root,
       config: spec.config,
-      postSteps: (spec.post ?? []).map(postStepLabel),
+      postSteps: [...(spec.post?.steps ?? [])],
       vectors: checkEncodingName(spec.vectors ?? "f32"),
     };
     const schema = schemaOf(meta, undefined);
@@ -750,10 +751,15 @@ export class LanceStore {
    * in one commit, compacts, and builds the vector index (chooseVectorIndex) or drops it below the
    * threshold. Must run alone: a write committed by another process during it is reported, and may be lost.
    */
-  async optimize(opts: { post?: PostStep[]; vectors?: Encoding; reporter?: Reporter; cleanupOlderThan?: Date; index?: "auto" | "none" | "hnsw_sq" | "ivf_pq" } = {}): Promise<{ rows: number; index?: string; seconds: { fit: number; write: number; compact: number; index: number } }> {
+  async optimize(opts: { post?: PostFitter; vectors?: Encoding; reporter?: Reporter; cleanupOlderThan?: Date; index?: "auto" | "none" | "hnsw_sq" | "ivf_pq" } = {}): Promise<{ rows: number; index?: string; seconds: { fit: number; write: number; compact: number; index: number } }> {
     const rep = reporterOf(opts.reporter);
     const t0 = performance.now();
-    const steps = opts.post ?? this.meta.postSteps.map((s) => parsePostSteps(s)[0]);
+    const steps = opts.post ? [...opts.post.steps] : this.meta.postSteps;
+    if (steps.length > 0 && !opts.post)
+      throw new CbirError("E_BAD_OPTION", `'${this.uri}' refits its post-processing (${steps.join(",")}) at optimize, and no fitter was given.`, {
+        file: this.uri,
+        fix: "optimize through `cbir index <folder> --index <uri> --optimize`, or pass the pipeline's post-processing (Pipeline.postFitter).",
+      });
     const vectors = checkEncodingName(opts.vectors ?? this.meta.vectors);
     const startVersion = await this.table.version();
     const seconds = { fit: 0, write: 0, compact: 0, index: 0 };
@@ -779,17 +785,18 @@ export class LanceStore {
       all.forEach((r, i) => (r.raw = raw.data.subarray(i * this.meta.dim, (i + 1) * this.meta.dim)));
       let features = raw;
       let post = this.meta.post;
-      if (steps.length > 0) {
-        const fit = postprocess(raw, steps, opts.reporter);
+      if (opts.post && steps.length > 0) {
+        const fit = opts.post.fit(raw);
         features = fit.features;
-        post = { steps: steps.map(postStepLabel), state: postToJSON(fit.state), fingerprint: fit.features.fingerprint, rows, fittedAt: new Date().toISOString() };
+        const j = fit.fitted.toJSON();
+        post = { steps: [...j.steps], state: j.state as FittedPostJSON, fingerprint: j.fingerprint, rows, fittedAt: new Date().toISOString() };
       } else if (post) features = applyPostprocess(raw, postFromJSON(post.state));
       searchDim = features.dim;
       // i8 fits its per-dimension scale and offset on every row's normalised search vector, as the folder index
       const codes = vectors === "f32" ? undefined : encodeForCosine(vectors, features.data, rows, features.dim);
       const meta: LanceMeta = {
         ...this.meta,
-        postSteps: steps.map(postStepLabel),
+        postSteps: steps,
         post,
         vectors,
         codes: codes && vectors !== "f32" ? { encoding: vectors, dim: codes.dim, state: codes.state } : undefined,

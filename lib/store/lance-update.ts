@@ -16,11 +16,10 @@
 import * as fs from "node:fs";
 import { CbirError, invalidOption } from "../errors";
 import { assertSameFingerprint, type Fingerprint } from "../fingerprint";
-import type { PostStep } from "../reduce/postprocess";
 import type { Encoding } from "../rank/encoding";
 import { fsPath } from "../prepare/names";
 import { reporterOf, type Reporter } from "../report";
-import type { ImageItem, SkippedFile } from "../types";
+import type { ImageItem, PostFitter, SkippedFile } from "../types";
 import { fileHash, type ExtractFn } from "./index-store";
 import { LanceStore, type LanceEntry, type LanceRow } from "./lance-store";
 import { inShard, type Shard } from "./shard";
@@ -37,7 +36,7 @@ export interface LanceBuildOptions {
   histogramDim?: number;
   root?: string;
   batchSize?: number;
-  post?: PostStep[];
+  post?: PostFitter;
   config?: Record<string, string | number | boolean>;
   shard?: Shard;
   /**
@@ -191,7 +190,7 @@ export async function updateLanceIndex(items: ImageItem[], extractFn: ExtractFn,
   const want = opts.optimize ?? "auto";
   if (want === true || (want === "auto" && !opts.shard)) {
     const { rows, sinceFit } = await store.changesSinceFit();
-    const wantsFit = (opts.post ?? []).length > 0 || store.meta.postSteps.length > 0;
+    const wantsFit = (opts.post?.steps.length ?? 0) > 0 || store.meta.postSteps.length > 0;
     // codes are first encoded at an optimize; later rows get the frozen i8 state, as the post-processing
     const wantsCodes = store.meta.vectors !== "f32" && !store.meta.codes;
     const needed = want === true || wantsCodes || (wantsFit && (!store.meta.post || (sinceFit > 0 && sinceFit >= AUTO_REFIT_FRACTION * rows)));
