@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
-import { main } from "../lib/cli/main";
+import { cliInProcess } from "./cli.fixtures";
 import { addPipelineOptions, configFromOptions } from "../lib/cli/options";
 import { DEFAULT_CONFIG } from "../lib/config";
 import { Pipeline } from "../lib/pipeline/pipeline";
@@ -31,21 +31,7 @@ test("--gem-p changes the fingerprint and is recorded for the index manifest", a
   assert.equal(byDefault.record.gemP, DEFAULT_CONFIG.gemP);
 });
 
-/** Runs the CLI in this process, capturing what it prints. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
+const cli = cliInProcess;
 
 test("a bad --gem-p is one error line naming --gem-p, before any work", { skip: !fs.existsSync(SAMPLE_DIR) && "data/sample is absent" }, async () => {
   const noModel = path.join(os.tmpdir(), "cbir-no-such-model", "model.json");

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { main } from "../lib/cli/main";
+import { cliInProcess } from "./cli.fixtures";
 import { evaluateFolder } from "../lib/pipeline/evaluate-folder";
 import { registerMetric, type VectorMetric } from "../lib/rank/metrics/index";
 import { registerPooling, type Pooling, type PoolingMethod } from "../lib/extract/pooling/index";
@@ -49,19 +49,7 @@ const toyMean: PoolingMethod = {
 };
 registerPooling(toyMean);
 
-/** Runs `cbir <argv>` in this process; returns the exit code and what it printed. */
-async function cbir(argv: string[]): Promise<{ code: number; out: string }> {
-  let out = "";
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), out };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
-}
+const cbir = cliInProcess;
 
 test("a metric registered from a test file ranks through evaluateFolder and cbir eval", { timeout: 300_000 }, async () => {
   const settings = { histogramWeight: 0, queryExpansion: 0 };

@@ -9,28 +9,14 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { main } from "../lib/cli/main";
+import { cliInProcess } from "./cli.fixtures";
 import { resolveConfig } from "../lib/config";
 import { indexFolder, queryIndex } from "../lib/pipeline/folder-index";
 import { SAMPLE_DIR } from "./fixtures/bad-images";
 
 const NO_MODEL = path.join(os.tmpdir(), "cbir-no-such-model", "model.json");
 
-/** Runs the CLI in this process, capturing what it prints. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
+const cli = cliInProcess;
 
 const BAD_PIPELINE: [string, string][] = [
   ["--hist-weight", "Infinity"],
