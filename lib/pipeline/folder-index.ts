@@ -185,10 +185,8 @@ export async function queryIndex(indexDir: string, images: string[], opts: Query
   let rankings: Ranking[];
   let skipped: SkippedFile[];
   try {
-    const ex = await pipeline.extract(queries);
+    const ex = await pipeline.extractQueries(queries, images[0]);
     skipped = ex.skipped;
-    // each unreadable query was already reported by the extraction, with its file and fix
-    if (ex.features.ids.length === 0) throw new CbirError("E_NO_IMAGES", "none of the query images could be read.", { file: images[0], fix: "give readable images." });
     const q = index.prepareQueries(ex.features);
     const k = opts.k ?? 5;
     const queryLabels = new Map(queries.filter((x) => x.label !== undefined).map((x) => [x.name, x.label!] as [string, string]));

@@ -4,7 +4,7 @@
  * are the folder index's; only where the vectors go differs.
  */
 import { resolveConfig, type ConfigInput, type PipelineConfig } from "../config";
-import { CbirError, expectOneOf } from "../errors";
+import { expectOneOf } from "../errors";
 import { checkEncodingName } from "../rank/encoding";
 import { AUGMENT_MAX_ROWS, checkRefine } from "../rank/exact";
 import { checkOutputDir } from "../fsutil";
@@ -84,9 +84,8 @@ export async function queryLance(uri: string, images: string[], opts: QueryOptio
   let rankings: Ranking[];
   let skipped: SkippedFile[];
   try {
-    const ex = await pipeline.extract(queries);
+    const ex = await pipeline.extractQueries(queries, images[0]);
     skipped = ex.skipped;
-    if (ex.features.ids.length === 0) throw new CbirError("E_NO_IMAGES", "none of the query images could be read.", { file: images[0], fix: "give readable images." });
     const encoding = store.meta.vectors;
     if (encoding !== "f32") rep.info(`search: exact cosine over ${encoding} codes${refine > 1 ? `, refine ${refine} (float32 rows of the best ${refine} x k)` : ""} up to ${AUGMENT_MAX_ROWS} rows; LanceDB's search of the float32 column above`);
     rankings = await store.search(ex.features, {

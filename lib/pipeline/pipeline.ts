@@ -189,6 +189,16 @@ export class Pipeline {
     return { features: { ids: ex.features.ids, dim, data, fingerprint: this.fingerprint }, skipped: ex.skipped, seconds: ex.seconds };
   }
 
+  /**
+   * Raw vectors of query images; none readable is one error naming `typed` (the first query as the user gave
+   * it), each unreadable one having been reported already by the extraction, with its file and fix.
+   */
+  async extractQueries(queries: ImageItem[], typed = queries[0]?.path): Promise<RawVectors> {
+    const ex = await this.extract(queries);
+    if (ex.features.ids.length === 0) throw new CbirError("E_NO_IMAGES", "none of the query images could be read.", { file: typed, fix: "give readable images." });
+    return ex;
+  }
+
   /** Fits the post-processing on raw vectors; returns the fitted pipeline and the vectors it makes of them. */
   fitVectors(raw: FeatureMatrix): { fitted: FittedPipeline; features: FeatureMatrix } {
     return fitPost(raw, this.config, this.cnnDim, this.reporter);
