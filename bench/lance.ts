@@ -12,9 +12,10 @@
  *              the queries (usearch memory-maps its saved file with Index.view, so neither loads the
  *              vectors up front). Before each child the bench runs `sync` (the build's dirty pages are
  *              written out first), and each child runs WARMUP_QUERIES unmeasured queries before the measured
- *              ones: the first database rows (the same law as the queries, every centre once), which load
- *              the pages a running service keeps in cache; their p50 is reported as warmup_p50_ms (the
- *              first child after a build reads its pages from disk: that cold start is not the steady state). Lance hits are mapped to ids by row address (LanceStore.nearest); and
+ *              ones: the first database rows (the same law as the queries; seeded, every centre once), which
+ *              load the pages a running service keeps in cache; their p50 is reported as warmup_p50_ms
+ *              (the first child after a build reads its pages from disk: a cold start, not the steady
+ *              state). Lance hits are mapped to ids by row address (LanceStore.nearest); and
  *              which search each used (Lance: its vector index, or an exact scan below FLAT_MAX_ROWS).
  *   real       the same figures (key `real`) on the default model's features of data/openclipart + food7
  *              (bench/real-features.ts, about 7,800 rows: the Lance table scans exactly), queries = up to
