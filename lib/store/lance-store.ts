@@ -342,7 +342,8 @@ export interface LanceSearchOptions {
    * search column (default 5 for IVF_PQ, 2 for HNSW_SQ; 0 = off). HNSW_SQ's defaults come from
    * `npm run bench -- lance` at 10^6 x 768 (seeded): ef 64 without re-ranking gave recall@10 0.92, ef 200 to
    * 500 without it 0.95, ef 100 with refineFactor 2 0.984-0.989 at a p50 of 3.3-5.6 ms (3.34 ms, recall
-   * 0.987 in the last full run; the re-ranking's read of 20 rows costs 1.5-2 ms of it); the int8 codes, not the graph, lose most of the recall.
+   * 0.987 in the last full run; the re-ranking's read of 20 rows costs 1.5-2 ms of it); the int8 codes, not
+   * the graph, lose most of the recall.
    */
   nprobes?: number;
   refineFactor?: number;
